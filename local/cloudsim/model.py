@@ -224,6 +224,15 @@ class Provider:
                 self.faults[key] = value
         return dict(self.faults)
 
+    # Cores/RAM quota fit `quota` servers of the largest flavor, so the instance count is what binds.
+    @property
+    def cores_per_instance(self) -> int:
+        return max(f.vcpus for f in self.flavors)
+
+    @property
+    def ram_per_instance(self) -> int:
+        return max(f.ram for f in self.flavors)
+
     def draw_api_error(self) -> bool:
         rate = self.faults.get("api_error_rate", 0.0)
         return bool(rate) and self.rng.random() < rate
@@ -428,8 +437,8 @@ class Provider:
         q = self.enforced_quota
         for what, requested, in_use, limit in (
             ("instances", 1, used, q),
-            ("cores", flavor.vcpus, cores, q * 4),
-            ("ram", flavor.ram, ram, q * 8192),
+            ("cores", flavor.vcpus, cores, q * self.cores_per_instance),
+            ("ram", flavor.ram, ram, q * self.ram_per_instance),
         ):
             if in_use + requested > limit:
                 self.quota_rejections += 1
@@ -533,9 +542,9 @@ class Provider:
         return {
             "maxTotalInstances": self.quota,
             "totalInstancesUsed": used,
-            "maxTotalCores": self.quota * 4,
+            "maxTotalCores": self.quota * self.cores_per_instance,
             "totalCoresUsed": cores,
-            "maxTotalRAMSize": self.quota * 8192,
+            "maxTotalRAMSize": self.quota * self.ram_per_instance,
             "totalRAMUsed": ram,
             "maxTotalKeypairs": 100,
             "maxServerMeta": 128,

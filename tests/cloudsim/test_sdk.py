@@ -11,27 +11,17 @@ import pytest
 from openstack import exceptions as sdk_exc
 
 from local.cloudsim.runner import CloudSim
+from tests.cloudsim.conftest import resolve_server_attrs
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test@cloudsim"
 
 
-def first_network_id(conn) -> str:
-    return next(conn.network.networks()).id
-
-
-def server_attrs(conn) -> dict:
-    """image_id/flavor_id/networks for the provider's first image, first >=1 GB flavor, first network."""
-    image = next(conn.image.images())
-    flavor = next(f for f in conn.compute.flavors() if f.ram >= 1024)
-    return {"image_id": image.id, "flavor_id": flavor.id, "networks": [{"uuid": first_network_id(conn)}]}
-
-
 def boot(conn, name: str = "vm", **extra):
-    """Create a server (no wait)."""
-    return conn.compute.create_server(name=name, **{**server_attrs(conn), **extra})
+    """Create a server on the first image, >=1 GB flavor and network of the provider (no wait)."""
+    return conn.compute.create_server(name=name, **{**resolve_server_attrs(conn), **extra})
 
 
-def test_server_lifecycle(sim: CloudSim, connect) -> None:
+def test_server_lifecycle(cloudsim: CloudSim, connect) -> None:
     """GIVEN sim-1 and an imported keypair
     WHEN a server is created with image, flavor, network, metadata, key_name and user_data, waited for,
     listed, fetched and deleted with the SDK
@@ -60,7 +50,7 @@ def test_server_lifecycle(sim: CloudSim, connect) -> None:
     assert [s.name for s in conn.compute.servers()] == ["web-1"]
     assert conn.compute.find_server("web-1").id == server.id
 
-    truth = sim.provider_state("sim-1")
+    truth = cloudsim.provider_state("sim-1")
     assert [(s["name"], s["status"], s["metadata"]) for s in truth["servers"]] == [
         ("web-1", "ACTIVE", {"oms:lease": "l-1"})
     ]
@@ -72,7 +62,7 @@ def test_server_lifecycle(sim: CloudSim, connect) -> None:
     time.sleep(0.1)
     with pytest.raises(sdk_exc.NotFoundException):
         conn.compute.get_server(server.id)
-    truth = sim.provider_state("sim-1")
+    truth = cloudsim.provider_state("sim-1")
     assert truth["servers"] == [] and truth["peak_servers"] == 1
     calls = truth["api_calls"]
     assert (
@@ -81,13 +71,13 @@ def test_server_lifecycle(sim: CloudSim, connect) -> None:
     assert calls["POST /os-keypairs"] == 1 and truth["auth_calls"] >= 1
 
 
-def test_connect_by_cloud_name_from_clouds_yaml(sim: CloudSim, monkeypatch) -> None:
+def test_connect_by_cloud_name_from_clouds_yaml(cloudsim: CloudSim, monkeypatch) -> None:
     """GIVEN OS_CLIENT_CONFIG_FILE pointing at the written clouds.yaml
     WHEN openstack.connect(cloud="sim-3") is used as any tool would
     THEN it authenticates against sim-3 and sees sim-3's inventory."""
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(sim.clouds_yaml))
-    assert set(sim.clouds) == {f"sim-{i}" for i in range(1, 7)}
-    assert sim.clouds["sim-3"]["auth"]["auth_url"] == f"{sim.url}/sim-3/identity/v3"
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(cloudsim.clouds_yaml))
+    assert set(cloudsim.clouds) == {f"sim-{i}" for i in range(1, 7)}
+    assert cloudsim.clouds["sim-3"]["auth"]["auth_url"] == f"{cloudsim.url}/sim-3/identity/v3"
     conn = openstack.connect(cloud="sim-3")
     try:
         assert "2C-4GB" in {f.name for f in conn.compute.flavors()}
@@ -222,7 +212,7 @@ def test_metadata_and_generated_keypair(connect) -> None:
     conn = connect("sim-1")
     server = boot(conn, metadata={"a": "1"})
     conn.compute.set_server_metadata(server, b="2")
-    assert conn.compute.get_server_metadata(server).metadata == {"a": "1", "b": "2"}
+    assert conn.compute.fetch_server_metadata(server).metadata == {"a": "1", "b": "2"}
     conn.compute.delete_server_metadata(server, ["a"])
     assert conn.compute.get_server(server.id).metadata == {"b": "2"}
     generated = conn.compute.create_keypair(name="gen")
@@ -231,12 +221,12 @@ def test_metadata_and_generated_keypair(connect) -> None:
     assert conn.compute.find_keypair("gen") is None
 
 
-def test_list_filters_and_pagination(sim: CloudSim, connect) -> None:
+def test_list_filters_and_pagination(cloudsim: CloudSim, connect) -> None:
     """GIVEN three servers and a planted one in ERROR
     WHEN listing with name regex, status and a page size of 1
     THEN filters apply like nova and the SDK pages through all servers via markers (newest first)."""
     conn = connect("sim-1")
-    sim.plant_server("sim-1", "broken", status="ERROR")
+    cloudsim.plant_server("sim-1", "broken", status="ERROR")
     for name in ("web-1", "web-2", "db-1"):
         boot(conn, name)
     assert sorted(s.name for s in conn.compute.servers(name="^web")) == ["web-1", "web-2"]
@@ -250,13 +240,13 @@ def test_list_filters_and_pagination(sim: CloudSim, connect) -> None:
     ]
 
 
-def test_deleted_servers_linger_briefly_and_hold_quota(sim: CloudSim, connect) -> None:
+def test_deleted_servers_linger_briefly_and_hold_quota(cloudsim: CloudSim, connect, server_attrs) -> None:
     """GIVEN quota lowered to 1 and one server
     WHEN it is deleted
     THEN it shows DELETED and still counts toward quota for a moment, then 404 and the quota frees up."""
     conn = connect("sim-5")
     attrs = server_attrs(conn)  # resolved up front: the delete window is only min(0.2, 0.3 / 5) = 0.06 s
-    sim.fault("sim-5", quota=1)
+    cloudsim.fault("sim-5", quota=1)
     server = conn.compute.create_server(name="a", **attrs)
     conn.compute.delete_server(server)
     assert conn.compute.get_server(server.id).status == "DELETED"
@@ -268,11 +258,11 @@ def test_deleted_servers_linger_briefly_and_hold_quota(sim: CloudSim, connect) -
     assert conn.compute.create_server(name="c", **attrs).id
 
 
-def test_planted_orphan_is_visible(sim: CloudSim, connect) -> None:
+def test_planted_orphan_is_visible(cloudsim: CloudSim, connect) -> None:
     """GIVEN a server planted behind the API's back (an orphan)
     WHEN the provider is listed with the SDK
     THEN it is there, ACTIVE, with its metadata, and counts toward usage."""
-    planted = sim.plant_server("sim-1", "orphan-1", {"oms:lease": "gone"})
+    planted = cloudsim.plant_server("sim-1", "orphan-1", {"oms:lease": "gone"})
     conn = connect("sim-1")
     [server] = conn.compute.servers()
     assert (server.id, server.status, server.metadata) == (planted["id"], "ACTIVE", {"oms:lease": "gone"})
@@ -290,11 +280,11 @@ def auth_body(cloud: dict, **override) -> dict:
     }
 
 
-def test_keystone_tokens_and_application_credentials(sim: CloudSim) -> None:
+def test_keystone_tokens_and_application_credentials(cloudsim: CloudSim) -> None:
     """GIVEN sim-1's keystone
     WHEN authenticating with password, wrong password, application credential; validating; calling nova
     THEN 201 + X-Subject-Token + catalog; 401 keystone error shape; tokens are per provider."""
-    cloud, base = sim.clouds["sim-1"], f"{sim.url}/sim-1"
+    cloud, base = cloudsim.clouds["sim-1"], f"{cloudsim.url}/sim-1"
     with httpx.Client() as http:
         ok = http.post(f"{base}/identity/v3/auth/tokens", json=auth_body(cloud))
         assert ok.status_code == 201
@@ -308,7 +298,7 @@ def test_keystone_tokens_and_application_credentials(sim: CloudSim) -> None:
         bad = http.post(f"{base}/identity/v3/auth/tokens", json=auth_body(cloud, password="wrong"))
         assert bad.status_code == 401 and bad.json()["error"]["title"] == "Unauthorized"
 
-        creds = sim.provider_state("sim-1")["credentials"]
+        creds = cloudsim.provider_state("sim-1")["credentials"]
         app = {
             "auth": {
                 "identity": {
@@ -327,7 +317,7 @@ def test_keystone_tokens_and_application_credentials(sim: CloudSim) -> None:
         )
         assert check.status_code == 200
         assert http.get(f"{base}/compute/v2.1/servers", headers={"X-Auth-Token": token}).status_code == 200
-        other = http.get(f"{sim.url}/sim-2/compute/v2.1/servers", headers={"X-Auth-Token": token})
+        other = http.get(f"{cloudsim.url}/sim-2/compute/v2.1/servers", headers={"X-Auth-Token": token})
         assert other.status_code == 401 and other.json()["error"]["code"] == 401
         assert http.get(f"{base}/compute/v2.1/servers").status_code == 401
 
@@ -346,11 +336,11 @@ def test_tokens_expire_after_ttl() -> None:
             assert http.get(f"{base}/compute/v2.1/flavors", headers=headers).status_code == 401
 
 
-def test_versions_microversions_and_error_shapes(sim: CloudSim) -> None:
+def test_versions_microversions_and_error_shapes(cloudsim: CloudSim) -> None:
     """GIVEN raw HTTP
     WHEN version documents, microversioned calls and unknown routes are requested
     THEN nova 2.96 version docs, echoed microversion headers and real 404 bodies."""
-    cloud, base = sim.clouds["sim-1"], f"{sim.url}/sim-1"
+    cloud, base = cloudsim.clouds["sim-1"], f"{cloudsim.url}/sim-1"
     with httpx.Client() as http:
         token = http.post(f"{base}/identity/v3/auth/tokens", json=auth_body(cloud)).headers["X-Subject-Token"]
         root = http.get(f"{base}/compute/v2.1").json()["version"]
