@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -24,7 +25,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from local.cloudsim.catalog import Flavor, Image, Network, stable_id
-from local.cloudsim.model import MAX_MICROVERSION, NO_VALID_HOST, ApiError, Provider, Server, Token, iso
+from local.cloudsim.model import (
+    MAX_MICROVERSION,
+    NO_VALID_HOST,
+    ApiError,
+    Keypair,
+    Provider,
+    Server,
+    Token,
+    iso,
+)
 
 # Fixed timestamp for static inventory (images, networks…) so repeated reads are byte-identical.
 EPOCH = 1_700_000_000.0
@@ -44,6 +54,10 @@ SERVICES = (
     ("network", "neutron", "/network"),
 )
 UNAUTHORIZED = "The request you have made requires authentication."
+API_ERROR = (
+    "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log "
+    "if possible.\n<class 'oslo_db.exception.DBConnectionError'>"
+)
 
 
 def js(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -149,13 +163,10 @@ def microversion(request: Request) -> tuple[int, int]:
     return mv
 
 
-def filtered(
-    items: list[dict[str, Any]], query: dict[str, str], skip: tuple[str, ...] = ()
-) -> list[dict[str, Any]]:
+def filtered(items: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
     """Equality filters as glance/neutron apply them (`in:a,b` lists too); unknown keys are ignored."""
-    ignore = {"limit", "marker", "sort_key", "sort_dir", "sort", "fields", *skip}
     for key, want in query.items():
-        if key in ignore:
+        if key in ("limit", "marker", "sort_key", "sort_dir", "sort", "fields"):
             continue
         wanted = want[3:].split(",") if want.startswith("in:") else [want]
         items = [i for i in items if key not in i or str(i[key]).lower() in (w.lower() for w in wanted)]
@@ -535,62 +546,47 @@ def delete_metadata_item(c: Ctx) -> Response:
     return Response(status_code=204)
 
 
+def keypair_view(c: Ctx, kp: Keypair, *extra: str) -> dict[str, Any]:
+    """Nova's keypair fields; list shows the basics, create adds user_id, get adds the db fields."""
+    view: dict[str, Any] = {
+        "name": kp.name,
+        "public_key": kp.public_key,
+        "fingerprint": kp.fingerprint,
+        "type": kp.type,
+    }
+    more = {
+        "user_id": c.p.creds.user_id,
+        "private_key": kp.private_key,
+        "id": kp.id,
+        "created_at": iso(kp.created_at),
+        "deleted": False,
+        "deleted_at": None,
+        "updated_at": None,
+    }
+    return view | {key: more[key] for key in extra}
+
+
 @route("GET", "/compute/v2.1/os-keypairs")
 def list_keypairs(c: Ctx) -> Response:
-    return js(
-        {
-            "keypairs": [
-                {
-                    "keypair": {
-                        "name": k.name,
-                        "public_key": k.public_key,
-                        "fingerprint": k.fingerprint,
-                        "type": k.type,
-                    }
-                }
-                for k in c.p.keypairs.values()
-            ]
-        }
-    )
+    return js({"keypairs": [{"keypair": keypair_view(c, kp)} for kp in c.p.keypairs.values()]})
 
 
 @route("POST", "/compute/v2.1/os-keypairs")
 def create_keypair(c: Ctx) -> Response:
     spec = c.part("keypair")
+    # Server-side key generation (no public_key) was removed in microversion 2.92.
     kp = c.p.create_keypair(
         spec.get("name"), spec.get("public_key"), spec.get("type", "ssh"), generate=c.mv < (2, 92)
     )
-    body = {
-        "name": kp.name,
-        "public_key": kp.public_key,
-        "fingerprint": kp.fingerprint,
-        "user_id": c.p.creds.user_id,
-        "type": kp.type,
-    }
-    if kp.private_key:
-        body["private_key"] = kp.private_key
-    return js({"keypair": body}, 201 if c.mv >= (2, 2) else 200)
+    extra = ("user_id", "private_key") if kp.private_key else ("user_id",)
+    return js({"keypair": keypair_view(c, kp, *extra)}, 201 if c.mv >= (2, 2) else 200)
 
 
 @route("GET", "/compute/v2.1/os-keypairs/{name}")
 def get_keypair(c: Ctx) -> Response:
     kp = c.p.get_keypair(c.args["name"])
-    return js(
-        {
-            "keypair": {
-                "name": kp.name,
-                "public_key": kp.public_key,
-                "fingerprint": kp.fingerprint,
-                "type": kp.type,
-                "user_id": c.p.creds.user_id,
-                "id": kp.id,
-                "created_at": iso(kp.created_at),
-                "deleted": False,
-                "deleted_at": None,
-                "updated_at": None,
-            }
-        }
-    )
+    fields = ("user_id", "id", "created_at", "deleted", "deleted_at", "updated_at")
+    return js({"keypair": keypair_view(c, kp, *fields)})
 
 
 @route("DELETE", "/compute/v2.1/os-keypairs/{name}")
@@ -864,6 +860,7 @@ class Sim:
             await asyncio.sleep(latency / 1000)
 
     async def call(self, request: Request) -> Response:
+        """One OpenStack API call: count it, pass the fault gate, answer in the service's shapes."""
         name = request.path_params["provider"]
         p = self.providers.get(name)
         if p is None:
@@ -881,39 +878,44 @@ class Sim:
                 mv = microversion(request)
             if r is None:
                 raise ApiError(405 if other_method else 404, "The resource could not be found.")
-            token = None
-            if r.auth:
-                token = p.validate(request.headers.get("x-auth-token"))
-                if token is None:
-                    raise ApiError(401, UNAUTHORIZED)
-                if service != "identity" and p.draw_api_error():
-                    raise ApiError(
-                        500,
-                        "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ "
-                        "and attach the Nova API log if possible.",
-                    )
-            body = None
-            if request.method in ("POST", "PUT", "PATCH"):
-                raw = await request.body()
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    raise ApiError(400, "Malformed request body") from None
-            base = f"{str(request.base_url).rstrip('/')}/{name}"
-            response = r.handler(Ctx(request, p, args, dict(request.query_params), body, base, mv, token))
+            response = await self.handle(request, p, r, args, service, mv)
         except ApiError as e:
-            headers = (
-                {"WWW-Authenticate": f'Keystone uri="{request.base_url}{name}/identity"'}
-                if e.code == 401
-                else None
+            auth_hint = {"WWW-Authenticate": f'Keystone uri="{request.base_url}{name}/identity"'}
+            response = js(
+                error_body(service, e.code, e.message), e.code, auth_hint if e.code == 401 else None
             )
-            response = js(error_body(service, e.code, e.message), e.code, headers)
-        if mv != (0, 0):
+        if mv != (0, 0):  # nova echoes the microversion it served
             version = f"{mv[0]}.{mv[1]}"
             response.headers["OpenStack-API-Version"] = f"compute {version}"
             response.headers["X-OpenStack-Nova-API-Version"] = version
             response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
         return response
+
+    async def handle(
+        self,
+        request: Request,
+        p: Provider,
+        r: ApiRoute,
+        args: dict[str, str],
+        service: str,
+        mv: tuple[int, int],
+    ) -> Response:
+        token = None
+        if r.auth:  # version documents and POST /auth/tokens are public
+            token = p.validate(request.headers.get("x-auth-token"))
+            if token is None:
+                raise ApiError(401, UNAUTHORIZED)
+            if service != "identity" and p.draw_api_error():
+                raise ApiError(500, API_ERROR)
+        body = None
+        if request.method in ("POST", "PUT", "PATCH"):
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                raise ApiError(400, "Malformed request body") from None
+        base = f"{str(request.base_url).rstrip('/')}/{p.name}"
+        return r.handler(Ctx(request, p, args, dict(request.query_params), body, base, mv, token))
 
     # ---- control plane (/_sim) ----
 
@@ -941,7 +943,8 @@ class Sim:
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
         if action == "state":
-            return js({"providers": {n: p.snapshot() for n, p in self.providers.items()}, "time": iso(EPOCH)})
+            now = iso(time.time(), micro=True)
+            return js({"providers": {n: p.snapshot() for n, p in self.providers.items()}, "time": now})
         if action == "reset":
             names = [self.provider(request).name] if "name" in request.path_params else list(self.providers)
             for n in names:

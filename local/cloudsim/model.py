@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import json
 import random
 import re
 import secrets
@@ -655,8 +656,6 @@ def make_providers(
 
 def parse_fault_args(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     """`sim-2:maintenance=true` -> {"sim-2": {"maintenance": True}} (values parsed as JSON if possible)."""
-    import json
-
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         provider, sep, assignment = item.partition(":")
