@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from openmultistack import reaper
 from openmultistack.observability import logger, metrics, tracer
 
@@ -20,4 +19,5 @@ from openmultistack.observability import logger, metrics, tracer
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if event.get("time") else None
-    return asdict(reaper.run(now=now, request_id=event.get("request_id"), instance_id=event.get("instance_id")))
+    report = reaper.run(now=now, request_id=event.get("request_id"), instance_id=event.get("instance_id"))
+    return asdict(report)

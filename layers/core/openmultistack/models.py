@@ -81,6 +81,9 @@ class ProviderModel(Model):
     slots = NumberAttribute(default=0)
     breaker = BreakerMap(default=BreakerMap)
     orphan_marks = MapAttribute(default=dict)  # server id -> first time the sweep saw it orphaned
+    # "slots:holders" as the reaper last saw them disagree; fixed only when the next run sees the
+    # same (the holders Query reads an eventually consistent index).
+    ledger_drift = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     checked_at = UTCDateTimeAttribute(null=True)
 

@@ -211,6 +211,34 @@ def set_orphan_marks(name: str, marks: dict[str, str]) -> None:
     ProviderModel(name).update(actions=[ProviderModel.orphan_marks.set(marks)])
 
 
+def sweep_state(name: str) -> tuple[dict[str, str], str | None, int]:
+    """The reaper's memory for a provider (orphan marks, the ledger drift it last saw) and the
+    slot counter, read consistently."""
+    model = ProviderModel.get(
+        name, consistent_read=True, attributes_to_get=["orphan_marks", "ledger_drift", "slots"]
+    )
+    marks = model.orphan_marks
+    return (dict(marks.as_dict()) if marks is not None else {}), model.ledger_drift, int(model.slots or 0)
+
+
+def set_ledger_drift(name: str, drift: str | None) -> None:
+    attr = ProviderModel.ledger_drift
+    ProviderModel(name).update(actions=[attr.set(drift) if drift else attr.remove()])
+
+
+def set_slots_if(name: str, expected: int, slots: int) -> bool:
+    """Set the slot counter only if it still reads `expected` (no reservation moved it meanwhile)."""
+    try:
+        ProviderModel(name).update(
+            actions=[ProviderModel.slots.set(max(slots, 0))], condition=ProviderModel.slots == expected
+        )
+    except UpdateError as error:
+        if _conditional_failed(error):
+            return False
+        raise
+    return True
+
+
 def delete_provider(name: str) -> None:
     try:
         ProviderModel(name).delete(condition=ProviderModel.name.exists())
@@ -409,6 +437,12 @@ def list_instances(
 def live_instances_on(provider: str) -> list[Instance]:
     live = InstanceModel.sweep.exists()
     return [_instance(m) for m in InstanceModel.by_provider.query(provider, filter_condition=live)]
+
+
+def live_instances() -> Iterator[Instance]:
+    """Every instance not yet DELETED/FAILED: the whole sparse due index, bounded by what runs."""
+    for m in InstanceModel.by_due.query(SWEEP):
+        yield _instance(m)
 
 
 def due_instances(now: datetime, limit: int | None = None) -> Iterator[Instance]:
