@@ -11,8 +11,10 @@ import aws_lambda_powertools.event_handler as handler_package
 from openmultistack.errors import NotFoundError
 
 SWAGGER = Path(handler_package.__file__).parent / "openapi" / "swagger_ui"
-ASSETS = {"swagger-ui.js": ("swagger-ui-bundle.min.js", "application/javascript"),
-          "swagger-ui.css": ("swagger-ui.min.css", "text/css")}
+ASSETS = {
+    "swagger-ui.js": ("swagger-ui-bundle.min.js", "application/javascript"),
+    "swagger-ui.css": ("swagger-ui.min.css", "text/css"),
+}
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenMultiStack API</title>

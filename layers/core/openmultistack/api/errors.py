@@ -15,31 +15,50 @@ from openmultistack.errors import ConflictError, InvalidInputError, NotFoundErro
 from openmultistack.observability import logger
 
 
-def error_response(status: int, error: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, error: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"error": error, "message": message}
     if details is not None:
         body["details"] = details
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+# Pydantic's wording, made plain where it is not.
+PLAIN = {
+    "Field required": "required",
+    "Extra inputs are not permitted": "unknown field",
+}
 
 
 def _field(location: Any) -> str:
-    parts = [str(p) for p in location if p not in ("body",)]
+    """`count`, `image_aliases.ubuntu`, `limit`, `Idempotency-Key`: the name a client sent."""
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def _problem(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return PLAIN.get(message, message)
 
 
 def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def invalid(error: RequestValidationError) -> Response:
-        details = [
-            {"field": _field(e.get("loc", ())), "problem": str(e.get("msg", "invalid")).removeprefix("Value error, ")}
-            for e in error.errors()
-        ]
+        details = [{"field": _field(e.get("loc", ())), "problem": _problem(e)} for e in error.errors()]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
         return error_response(422, "validation_error", summary or "invalid request", details)
 
     @app.exception_handler(InvalidInputError)
     def bad_input(error: InvalidInputError) -> Response:
-        return error_response(400, "bad_request", str(error))
+        message = str(error)
+        field, named, problem = message.partition(": ")
+        details = [{"field": field, "problem": problem}] if named and " " not in field else None
+        return error_response(400, "bad_request", message, details)
 
     @app.exception_handler(NotFoundError)
     def not_found(error: NotFoundError) -> Response:
@@ -51,15 +70,21 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(IdempotencyValidationError)
     def reused_key(error: IdempotencyValidationError) -> Response:
-        return error_response(409, "idempotency_conflict", "Idempotency-Key was already used with a different body")
+        return error_response(
+            409, "idempotency_conflict", "Idempotency-Key was already used with a different body"
+        )
 
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
-        return error_response(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed")
+        return error_response(
+            409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed"
+        )
 
     @app.not_found
     def no_route(error: Exception) -> Response:
-        return error_response(404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+        return error_response(
+            404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}"
+        )
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import yaml
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from openmultistack import catalog, health
 from openmultistack import repository as repo
 from openmultistack.api.schemas import (
+    NAME,
     CapacityList,
     CapacityOut,
     CheckOut,
@@ -21,13 +20,15 @@ from openmultistack.api.schemas import (
     ProviderList,
     ProviderOut,
     ProviderSettings,
+    answers,
     health_out,
     provider_out,
 )
 from openmultistack.domain import InstanceStatus, Provider, utcnow
-from openmultistack.errors import ConflictError, InvalidInputError
 
 router = APIGatewayRouter()
+TAGS = ["providers"]
+Name = Annotated[str, Path(pattern=NAME, description="Provider name")]
 
 
 def _out(provider: Provider) -> ProviderOut:
@@ -38,50 +39,74 @@ def _check_out(report: catalog.CheckReport) -> CheckOut:
     return CheckOut(**{**report.__dict__, "flavors": [FlavorOut(**f) for f in report.flavors]})
 
 
-@router.get("/v1/providers", summary="List provider accounts")
+def _auth_type(settings: ProviderSettings) -> str | None:
+    """The keystoneauth plugin the given credentials need (None: leave it as it is)."""
+    if settings.application_credential_id:
+        return catalog.APPLICATION_CREDENTIAL
+    return "password" if settings.username else None
+
+
+@router.get("/v1/providers", summary="List provider accounts", tags=TAGS, responses=answers(200, "Providers"))
 def list_providers() -> ProviderList:
     return ProviderList(items=[_out(p) for p in repo.list_providers()])
 
 
-@router.post("/v1/providers", summary="Register a provider account (credentials are write-only)")
-def create_provider(body: ProviderIn) -> Response[ProviderOut]:
-    config = body.config_changes()
-    provider = Provider(name=body.name, auth_url=body.auth_url, **{k: v for k, v in config.items() if v is not None and k not in ("name", "auth_url")})
+@router.post(
+    "/v1/providers",
+    summary="Register a provider account (credentials are write-only)",
+    description="Credentials go to Secrets Manager; responses only say `has_credentials`. With "
+    "credentials the provider is checked at once (limits, flavors, images) so placement can use it.",
+    tags=TAGS,
+    status_code=201,
+    responses=answers(201, "The registered provider", 409),
+)
+def create_provider(body: ProviderIn) -> ProviderOut:
+    config = {
+        k: v for k, v in body.config_changes().items() if v is not None and k not in ("name", "auth_url")
+    }
+    provider = Provider(name=body.name, auth_url=body.auth_url, **config)
+    provider.auth_type = _auth_type(body) or provider.auth_type
     credentials = body.credentials()
     catalog.register(provider, credentials)
     if credentials:
-        catalog.check(provider.name)  # learn limits and catalogue now so placement can use it
-    return Response(201, content_types.APPLICATION_JSON, _out(repo.get_provider(provider.name)))
+        catalog.check(provider.name)  # what it finds (or why it failed) shows in health and /check
+    return _out(repo.get_provider(provider.name))
 
 
-@router.post("/v1/providers/import", summary="Register every cloud of a clouds.yaml document")
-def import_providers(body: ProviderImport) -> Response[ProviderList]:
-    try:
-        document = yaml.safe_load(body.clouds_yaml)
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"clouds_yaml: not valid YAML ({str(error).splitlines()[0]})") from error
-    entries = catalog.providers_from_clouds_yaml(document)
-    existing = {p.name for p in repo.list_providers()}
-    clashes = sorted(p.name for p, _ in entries if p.name in existing)
-    if clashes:
-        raise ConflictError(f"provider(s) already registered: {', '.join(clashes)}")
-    for provider, credentials in entries:
-        provider.image_aliases = dict(body.image_aliases)
-        catalog.register(provider, credentials)
-        if credentials:
-            catalog.check(provider.name)
-    return Response(201, content_types.APPLICATION_JSON, ProviderList(items=[_out(repo.get_provider(p.name)) for p, _ in entries]))
+@router.post(
+    "/v1/providers/import",
+    summary="Register every cloud of a clouds.yaml document",
+    tags=TAGS,
+    status_code=201,
+    responses=answers(201, "The registered providers", 409),
+)
+def import_providers(body: ProviderImport) -> ProviderList:
+    names = catalog.import_clouds(body.clouds_yaml, dict(body.image_aliases))
+    return ProviderList(items=[_out(repo.get_provider(n)) for n in names])
 
 
-@router.get("/v1/providers/<name>", summary="Get a provider account")
-def get_provider(name: str) -> ProviderOut:
+@router.get(
+    "/v1/providers/<name>",
+    summary="Get a provider account",
+    tags=TAGS,
+    responses=answers(200, "The provider", 404),
+)
+def get_provider(name: Name) -> ProviderOut:
     return _out(repo.get_provider(name))
 
 
-@router.patch("/v1/providers/<name>", summary="Change a provider: enable/disable, caps, aliases, credentials")
-def patch_provider(name: str, body: ProviderSettings) -> ProviderOut:
+@router.patch(
+    "/v1/providers/<name>",
+    summary="Change a provider: enable/disable, cap, aliases, credentials",
+    description="Only the fields sent change. `max_instances` moves the capacity ledger's cap at once.",
+    tags=TAGS,
+    responses=answers(200, "The changed provider", 404),
+)
+def patch_provider(name: Name, body: ProviderSettings) -> ProviderOut:
     repo.get_provider(name)
     changes = body.config_changes()
+    if body.credentials():
+        changes["auth_type"] = _auth_type(body)
     if changes:
         repo.update_provider(name, changes)
     if body.credentials():
@@ -89,28 +114,39 @@ def patch_provider(name: str, body: ProviderSettings) -> ProviderOut:
     return _out(repo.get_provider(name))
 
 
-@router.delete("/v1/providers/<name>", summary="Unregister a provider (force=true destroys its instances first)")
-def delete_provider(name: str, force: Annotated[bool, Query()] = False) -> Response[ProviderOut]:
-    provider = repo.get_provider(name)
-    live = repo.live_instances_on(name)
-    if live and not force:
-        raise ConflictError(f"provider '{name}' has {len(live)} live instance(s); delete them or use ?force=true")
-    if live:
-        from openmultistack.teardown import destroy  # only this path needs openstacksdk
-
-        pending = [i.id for i in live if not destroy(i, reason=f"provider '{name}' removed")]
-        if pending:
-            raise ConflictError(f"could not delete {len(pending)} instance(s) on '{name}' yet; retry later")
-    catalog.unregister(name)
-    return Response(200, content_types.APPLICATION_JSON, _out(provider))
+@router.delete(
+    "/v1/providers/<name>",
+    summary="Unregister a provider (409 while it has live instances, unless force=true)",
+    description="With `force=true` its live instances are destroyed first; if the provider cannot "
+    "confirm every deletion yet, the answer is 409 and the provider stays (retry later).",
+    tags=TAGS,
+    responses=answers(200, "The provider as it was", 404, 409),
+)
+def delete_provider(
+    name: Name, force: Annotated[bool, Query(description="Destroy its live instances first")] = False
+) -> ProviderOut:
+    return _out(catalog.retire(name, force))
 
 
-@router.post("/v1/providers/<name>/check", summary="Authenticate and read limits, flavors, images, networks")
-def check_provider(name: str) -> CheckOut:
+@router.post(
+    "/v1/providers/<name>/check",
+    summary="Authenticate and read limits, flavors, images and networks",
+    description="Reports what the provider offers and, in `problems`, what is wrong in plain words.",
+    tags=TAGS,
+    responses=answers(200, "What was found", 404),
+)
+def check_provider(name: Name) -> CheckOut:
     return _check_out(catalog.check(name))
 
 
-@router.get("/v1/capacity", summary="Per provider: max, used, reserved and health")
+@router.get(
+    "/v1/capacity",
+    summary="Per provider: max, used, reserved and health",
+    description="`max` is the effective cap, `used` the ACTIVE instances holding a slot, `reserved` "
+    "slots held by instances still launching, `free` what placement may still use.",
+    tags=["capacity"],
+    responses=answers(200, "Capacity"),
+)
 def capacity() -> CapacityList:
     now = utcnow()
     items = []
