@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from openmultistack import ordering
 from openmultistack import repository as repo
@@ -48,12 +44,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_idempotency = IdempotencyConfig(
-    event_key_jmespath="key",
-    payload_validation_jmespath="body",
-    expires_after_seconds=24 * 3600,
-)
-
 
 def _order(body: RequestIn) -> ordering.Order:
     return ordering.Order(
@@ -67,16 +57,28 @@ def _order(body: RequestIn) -> ordering.Order:
     )
 
 
-@idempotent_function(
-    data_keyword_argument="call",
-    persistence_store=DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table),
-    config=_idempotency,
-)
-def _submit_once(call: dict[str, Any]) -> dict[str, Any]:
-    """Same Idempotency-Key and body → the same request; same key, other body → 409."""
-    return request_out(ordering.submit(_order(RequestIn.model_validate(call["body"])))).model_dump(
-        mode="json"
+def _submit(call: dict[str, Any]) -> dict[str, Any]:
+    request = ordering.submit(_order(RequestIn.model_validate(call["body"])))
+    return request_out(request).model_dump(mode="json")
+
+
+@lru_cache(maxsize=1)
+def _idempotent_submit() -> tuple[Any, Any]:
+    """`_submit` under Powertools Idempotency: the same Idempotency-Key and body give the same
+    request; the same key with another body gives IdempotencyValidationError (409). Built on first
+    use: its DynamoDB client is not needed on most calls, and not at import (cold start)."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
     )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=24 * 3600
+    )
+    store = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    once = idempotent_function(data_keyword_argument="call", persistence_store=store, config=config)
+    return once(_submit), config
 
 
 _CREATED = answers(202, "Accepted: the request is QUEUED and its execution started", 409, model=RequestOut)
@@ -106,8 +108,9 @@ def create_request(body: RequestIn, idempotency_key: IdempotencyKey = None) -> R
         )
         return Response(200, content_types.APPLICATION_JSON, out)
     if idempotency_key:
-        _idempotency.register_lambda_context(router.lambda_context)
-        created = _submit_once(call={"key": idempotency_key, "body": body.model_dump(mode="json")})
+        submit_once, config = _idempotent_submit()
+        config.register_lambda_context(router.lambda_context)
+        created = submit_once(call={"key": idempotency_key, "body": body.model_dump(mode="json")})
         return Response(202, content_types.APPLICATION_JSON, RequestOut.model_validate(created))
     return Response(202, content_types.APPLICATION_JSON, request_out(ordering.submit(_order(body))))
 

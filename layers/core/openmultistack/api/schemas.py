@@ -31,7 +31,8 @@ Aliases = dict[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types are taken as they are (no "5" for 5, no true for 1)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- providers --------------------------------------------------------------------------------
