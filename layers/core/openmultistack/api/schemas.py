@@ -30,9 +30,15 @@ Aliases = dict[
 ]
 
 
-class Strict(BaseModel):
+class Model(BaseModel):
+    # Validators are built on first use, not at import: a cold start pays only for the models
+    # its first request touches.
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
     # strict: JSON types are taken as they are (no "5" for 5, no true for 1)
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 # --- providers --------------------------------------------------------------------------------
@@ -105,19 +111,19 @@ class ProviderImport(Strict):
     )
 
 
-class Health(BaseModel):
+class Health(Model):
     state: Literal["closed", "open", "half_open"]
     failures: int
     last_error: str | None = None
 
 
-class FlavorOut(BaseModel):
+class FlavorOut(Model):
     name: str
     vcpus: int
     ram_mb: int
 
 
-class ProviderOut(BaseModel):
+class ProviderOut(Model):
     name: str
     auth_url: str
     region_name: str | None
@@ -141,7 +147,7 @@ class ProviderOut(BaseModel):
     checked_at: datetime | None
 
 
-class CheckOut(BaseModel):
+class CheckOut(Model):
     provider: str
     ok: bool
     max_instances: int | None
@@ -152,7 +158,7 @@ class CheckOut(BaseModel):
     problems: list[str]
 
 
-class CapacityOut(BaseModel):
+class CapacityOut(Model):
     provider: str
     enabled: bool
     max: int
@@ -215,14 +221,14 @@ class RequestIn(Strict):
         return self
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Model):
     provider: str
     error_class: str
     message: str
     at: datetime
 
 
-class InstanceOut(BaseModel):
+class InstanceOut(Model):
     id: str
     request_id: str
     status: InstanceStatus
@@ -238,7 +244,7 @@ class InstanceOut(BaseModel):
     attempts: list[AttemptOut]
 
 
-class RequestOut(BaseModel):
+class RequestOut(Model):
     id: str
     status: RequestStatus
     count: int
@@ -258,7 +264,7 @@ class RequestOut(BaseModel):
     instances: list[InstanceOut] | None = None
 
 
-class PlanOut(BaseModel):
+class PlanOut(Model):
     dry_run: Literal[True] = True
     count: int
     placed: int
@@ -267,26 +273,26 @@ class PlanOut(BaseModel):
     skipped: dict[str, str]
 
 
-class RequestPage(BaseModel):
+class RequestPage(Model):
     items: list[RequestOut]
     next: str | None
 
 
-class InstancePage(BaseModel):
+class InstancePage(Model):
     items: list[InstanceOut]
     next: str | None
 
 
-class ProviderList(BaseModel):
+class ProviderList(Model):
     items: list[ProviderOut]
 
 
-class CapacityList(BaseModel):
+class CapacityList(Model):
     items: list[CapacityOut]
     total: dict[str, int]
 
 
-class HealthOut(BaseModel):
+class HealthOut(Model):
     status: Literal["ok"] = "ok"
 
 
@@ -294,12 +300,12 @@ class ExtendIn(Strict):
     minutes: int = Field(ge=1, le=60, description="Minutes to add (capped at 60 minutes of life from ACTIVE)")
 
 
-class Problem(BaseModel):
+class Problem(Model):
     field: str
     problem: str
 
 
-class Error(BaseModel):
+class Error(Model):
     """Every 4xx body. `message` names the field or thing at fault; `details` lists each field."""
 
     error: str
