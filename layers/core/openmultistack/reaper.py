@@ -164,7 +164,7 @@ class _Run:
         self.now = now
         self._providers: dict[str, Provider | None] = {}
         self._requests: dict[str, RequestStatus | None] = {}
-        self.down: set[str] = set()
+        self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def provider(self, name: str | None) -> Provider | None:
@@ -187,10 +187,15 @@ class _Run:
             self._requests[request_id] = status
         return self._requests[request_id]
 
-    def mark_down(self, provider: str | None) -> None:
+    def failed(self, provider: str | None) -> None:
         if provider:
             with self._lock:
-                self.down.add(provider)
+                self._failures[provider] = self._failures.get(provider, 0) + 1
+
+    def is_down(self, provider: str | None) -> bool:
+        """Failed as often in this run as it takes to open its breaker: one dropped connection
+        is not an outage, but a provider in maintenance should not cost a timeout per instance."""
+        return bool(provider) and self._failures.get(provider or "", 0) >= get_settings().breaker_threshold
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ def _reap_one(instance: Instance, run: _Run) -> _Done:
     if action.kind == "reschedule":
         repo.update_instance(instance.id, allowed_from=[InstanceStatus.ACTIVE], due_at=instance.expires_at)
         return done("rescheduled")
-    if instance.provider in run.down:
+    if run.is_down(instance.provider):
         # It failed a moment ago in this run: note the pending delete without another timeout.
         teardown.start_deleting(instance, action.reason)
         teardown.note_pending(instance, f"{instance.provider} unavailable in this run", run.now)
@@ -219,7 +224,7 @@ def _reap_one(instance: Instance, run: _Run) -> _Done:
     if outcome.gone:
         return done("failed" if action.final == InstanceStatus.FAILED else "reaped")
     if outcome.provider_down:
-        run.mark_down(instance.provider)
+        run.failed(instance.provider)
     return done("pending")
 
 
