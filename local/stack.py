@@ -95,6 +95,22 @@ class Functions:
             traceback.print_exc()
 
 
+def _serialize_dynamodb() -> None:
+    """Real DynamoDB is linearizable per item; moto is not thread-safe: a failed transaction
+    restores a deep copy of whole tables, silently undoing other threads' writes made meanwhile.
+    One DynamoDB call at a time restores the semantics the product relies on."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 @dataclass
 class StackConfig:
     api_port: int = int(os.environ.get("OMS_PORT", "8080"))
@@ -172,6 +188,7 @@ class LocalStack:
             return functions.invoke(function_name, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        _serialize_dynamodb()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.aws_port, verbose=False)
         self._moto.start()
@@ -222,7 +239,16 @@ class LocalStack:
 
         from local.gateway import gateway_app
 
-        app = gateway_app(lambda event: self.functions.call(self.functions.by_logical_id("ApiFunction").name, event))
+        api = self.functions.by_logical_id("ApiFunction").name
+        one_at_a_time = threading.Lock()
+
+        def call_api(event: dict[str, Any]) -> Any:
+            # A Lambda environment handles one event at a time, and the Powertools resolver keeps
+            # the current event on a module-level object: concurrent calls must not share it.
+            with one_at_a_time:
+                return self.functions.call(api, event)
+
+        app = gateway_app(call_api)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.config.api_port, log_level="warning", access_log=False)
         )

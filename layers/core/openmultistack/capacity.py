@@ -70,10 +70,13 @@ def reserve(instance_id: str, provider: str) -> bool:
 
 def release(instance_id: str) -> None:
     """Give back the instance's slot, if it holds one."""
-    model = InstanceModel.get(instance_id, consistent_read=True, attributes_to_get=["slot"])
-    if not model.slot:
+    try:
+        # (No projection: DynamoDB answers an empty item when a projected attribute is absent.)
+        provider = InstanceModel.get(instance_id, consistent_read=True).slot
+    except InstanceModel.DoesNotExist:
         return
-    provider = model.slot
+    if not provider:
+        return
 
     def build(tx: TransactWrite) -> None:
         tx.update(

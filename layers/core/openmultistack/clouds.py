@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,6 +225,10 @@ def _fingerprint(provider: Provider, credentials: dict[str, str]) -> str:
 
 def connect(provider: Provider, credentials: dict[str, str]) -> Any:
     import openstack  # deferred: see module docstring
+    from openstack import warnings as sdk_warnings
+
+    # The SDK warns about its own future deprecations on every call; they are not ours to act on.
+    warnings.filterwarnings("ignore", category=sdk_warnings.OpenStackDeprecationWarning)
 
     auth = {
         "auth_url": provider.auth_url,

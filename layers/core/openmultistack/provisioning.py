@@ -148,8 +148,17 @@ def _create(ctx: _Context, provider: Provider) -> tuple[str, str, str]:
 
 
 def _give_up(ctx: _Context, reason: str) -> dict[str, Any]:
-    destroy(ctx.instance, final=InstanceStatus.FAILED, reason=reason, now=ctx.now)
-    count("InstancesFailed")
+    """Fail an instance that has no server: every failed create was cleaned up where it failed
+    (or, if its provider could not even answer, is left to the orphan sweep), so there is
+    nothing to delete — contacting a broken provider again would only delay the verdict."""
+    capacity.release(ctx.instance.id)
+    if repo.update_instance(
+        ctx.instance.id,
+        allowed_from=[InstanceStatus.PENDING, InstanceStatus.LAUNCHING],
+        status=InstanceStatus.FAILED,
+        reason=reason,
+    ):
+        count("InstancesFailed")
     return step(ctx.instance.id, DONE)
 
 
