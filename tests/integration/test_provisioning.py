@@ -160,3 +160,30 @@ def test_two_concurrent_requests_never_overshoot(api, sim, clean_slate):
     assert (active, failed) == (100, 20), [(b["counts"], [(i["status"], i["provider"], i["reason"], i["attempts"][-2:]) for i in b["instances"] if i["status"] not in ("ACTIVE", "FAILED")]) for b in bodies]
     state = ground_truth(api, sim)
     assert sum(len(p["servers"]) for p in state.values()) == 100
+
+
+def test_a_launch_that_crashes_after_nova_accepted_the_create_leaves_one_server(api, sim, clean_slate, monkeypatch):
+    from openmultistack import provisioning
+
+    # GIVEN a Launch Lambda that dies right after Nova accepted each create, once per instance
+    crashed: set[str] = set()
+    record = provisioning._record_launch
+
+    def crash_once(ctx, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if ctx.instance.id not in crashed:
+            crashed.add(ctx.instance.id)
+            raise RuntimeError("Lambda crashed after create")
+        return record(ctx, *args, **kwargs)
+
+    monkeypatch.setattr(provisioning, "_record_launch", crash_once)
+
+    # WHEN 3 instances are requested (Step Functions retries each failed Launch)
+    created = api.post("/v1/requests", json={"count": 3, **SMALL})
+    body = wait_request(api, created.json()["id"], timeout=120)
+
+    # THEN every instance crashed once, is ACTIVE, and has exactly one server: the retry adopted it
+    assert len(crashed) == 3
+    assert body["status"] == "READY", body["counts"]
+    servers = servers_of(sim, body["id"])
+    assert sorted(s["metadata"]["oms:instance"] for s in servers) == sorted(i["id"] for i in body["instances"])
+    ground_truth(api, sim)
