@@ -1,39 +1,39 @@
-"""The API models: every validation rule, and that no response model can carry a credential."""
+"""The API models: every validation rule, and that no response model can carry a credential.
+
+openmultistack is imported inside the tests, not at collection: its settings and table names
+are fixed at first import, and an integration stack in the same run must set them first."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import pytest
-from openmultistack.api.schemas import (
-    MAX_USER_DATA,
-    SECRET_FIELDS,
-    CapacityOut,
-    CheckOut,
-    ExtendIn,
-    ProviderIn,
-    ProviderList,
-    ProviderOut,
-    ProviderSettings,
-    RequestIn,
-    answers,
-)
 from pydantic import BaseModel, ValidationError
+
+MAX_USER_DATA = 64 * 1024
+
+
+def api() -> ModuleType:
+    from openmultistack.api import schemas
+
+    return schemas
+
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc3m0Zk0b7yQ6b8uJ9xYl5r6m0n5w9m2Tq0wV1c2d3e me@laptop"
 VALID = {"count": 1, "image": "ubuntu"}
 
 
-def fields_at_fault(model: type[BaseModel], data: dict[str, Any]) -> set[str]:
+def fields_at_fault(model: str, data: dict[str, Any]) -> set[str]:
     with pytest.raises(ValidationError) as error:
-        model.model_validate(data)
+        getattr(api(), model).model_validate(data)
     return {".".join(str(p) for p in e["loc"]) for e in error.value.errors()}
 
 
 @pytest.mark.parametrize("count", [1, 1000])
 @pytest.mark.parametrize("lifetime", [1, 60])
 def test_the_edges_of_count_and_lifetime_are_accepted(count: int, lifetime: int) -> None:
-    body = RequestIn.model_validate({**VALID, "count": count, "lifetime_minutes": lifetime})
+    body = api().RequestIn.model_validate({**VALID, "count": count, "lifetime_minutes": lifetime})
     assert (body.count, body.lifetime_minutes) == (count, lifetime)
 
 
@@ -57,7 +57,7 @@ def test_the_edges_of_count_and_lifetime_are_accepted(count: int, lifetime: int)
     ],
 )
 def test_each_request_rule_names_its_field(change: dict[str, Any], field: str) -> None:
-    assert field in fields_at_fault(RequestIn, {**VALID, **change})
+    assert field in fields_at_fault("RequestIn", {**VALID, **change})
 
 
 @pytest.mark.parametrize(
@@ -71,27 +71,31 @@ def test_each_request_rule_names_its_field(change: dict[str, Any], field: str) -
     ],
 )
 def test_openssh_public_keys_are_accepted(key: str) -> None:
-    assert RequestIn.model_validate({**VALID, "public_key": key}).public_key == key.strip()
+    assert api().RequestIn.model_validate({**VALID, "public_key": key}).public_key == key.strip()
 
 
 def test_user_data_may_be_exactly_64_kib() -> None:
-    assert RequestIn.model_validate({**VALID, "user_data": "a" * MAX_USER_DATA}).user_data
+    assert api().RequestIn.model_validate({**VALID, "user_data": "a" * MAX_USER_DATA}).user_data
 
 
 def test_flavor_and_minimums_exclude_each_other() -> None:
     with pytest.raises(ValidationError, match="give either flavor or min_vcpus/min_ram_mb, not both"):
-        RequestIn.model_validate({**VALID, "flavor": "m1.small", "min_ram_mb": 1024})
+        api().RequestIn.model_validate({**VALID, "flavor": "m1.small", "min_ram_mb": 1024})
+
+
+def test_the_size_limit_is_64_kib() -> None:
+    assert api().MAX_USER_DATA == MAX_USER_DATA
 
 
 def test_extend_takes_1_to_60_minutes() -> None:
-    assert ExtendIn.model_validate({"minutes": 60}).minutes == 60
-    assert fields_at_fault(ExtendIn, {"minutes": 0}) == {"minutes"}
-    assert fields_at_fault(ExtendIn, {"minutes": 61}) == {"minutes"}
+    assert api().ExtendIn.model_validate({"minutes": 60}).minutes == 60
+    assert fields_at_fault("ExtendIn", {"minutes": 0}) == {"minutes"}
+    assert fields_at_fault("ExtendIn", {"minutes": 61}) == {"minutes"}
 
 
 def test_provider_credentials_are_split_from_the_configuration() -> None:
     # GIVEN a registration with a password
-    body = ProviderIn.model_validate(
+    body = api().ProviderIn.model_validate(
         {
             "name": "ovh-gra11",
             "auth_url": "https://auth.example/v3",
@@ -122,15 +126,15 @@ def test_provider_credentials_are_split_from_the_configuration() -> None:
     ],
 )
 def test_provider_rules_name_their_field(data: dict[str, Any], field: str) -> None:
-    assert field in fields_at_fault(ProviderIn, data)
+    assert field in fields_at_fault("ProviderIn", data)
 
 
 def test_null_clears_only_what_can_be_cleared() -> None:
     # max_instances: null means "no cap of ours" (Nova's limit rules); enabled: null means nothing
-    assert ProviderSettings.model_validate({"max_instances": None}).config_changes() == {
+    assert api().ProviderSettings.model_validate({"max_instances": None}).config_changes() == {
         "max_instances": None
     }
-    assert fields_at_fault(ProviderSettings, {"interface": None}) == {"interface"}
+    assert fields_at_fault("ProviderSettings", {"interface": None}) == {"interface"}
 
 
 @pytest.mark.parametrize(
@@ -154,17 +158,18 @@ def test_null_clears_only_what_can_be_cleared() -> None:
 )
 def test_credentials_come_whole(data: dict[str, Any], says: str) -> None:
     with pytest.raises(ValidationError, match=says):
-        ProviderSettings.model_validate(data)
+        api().ProviderSettings.model_validate(data)
 
 
-@pytest.mark.parametrize("model", [ProviderOut, ProviderList, CheckOut, CapacityOut])
-def test_no_response_model_has_a_credential_field(model: type[BaseModel]) -> None:
-    schema = str(model.model_json_schema())
-    assert not [f for f in SECRET_FIELDS if f"'{f}'" in schema]
+@pytest.mark.parametrize("model", ["ProviderOut", "ProviderList", "CheckOut", "CapacityOut"])
+def test_no_response_model_has_a_credential_field(model: str) -> None:
+    out: type[BaseModel] = getattr(api(), model)
+    schema = str(out.model_json_schema())
+    assert not [f for f in api().SECRET_FIELDS if f"'{f}'" in schema]
 
 
 def test_answers_document_401_400_422_and_the_given_errors_with_the_error_model() -> None:
-    responses = answers(202, "Accepted", 404, 409)
+    responses = api().answers(202, "Accepted", 404, 409)
     assert sorted(responses) == [202, 400, 401, 404, 409, 422]
     assert responses[202] == {"description": "Accepted"}
     assert responses[409]["content"]["application/json"]["model"].__name__ == "Error"
