@@ -3,6 +3,7 @@ HTTP → API function → DynamoDB → Step Functions → Lambda handlers → op
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,17 @@ TEST_SETTINGS = {
     "OMS_DELETE_RETRY_SECONDS": "2",
     "OMS_SECRET_CACHE_SECONDS": "5",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Settings (table names, secret names, timings) are read once, at the first import of
+    openmultistack; give every test process the template's function environment up front so the
+    import order of test modules cannot matter."""
+    from local.template import Template
+
+    for function in Template().functions().values():
+        os.environ.update(function.environment)
+    os.environ.update(TEST_SETTINGS)
 
 
 def free_port() -> int:

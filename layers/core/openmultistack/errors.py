@@ -13,7 +13,13 @@ class NotFoundError(OmsError):
 
 
 class ConflictError(OmsError):
-    pass
+    code = "conflict"
+
+
+class IdempotencyConflictError(ConflictError):
+    """An Idempotency-Key reused with another body, or while its first request is in flight."""
+
+    code = "idempotency_conflict"
 
 
 class InvalidInputError(OmsError):

@@ -7,20 +7,26 @@ import json
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.utilities import parameters
 
 from openmultistack.settings import get_settings
 
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
+    import boto3  # deferred, like parameters below: the API's cold start does without them
+
     return boto3.client("secretsmanager")
+
+
+def _parameters() -> Any:
+    from aws_lambda_powertools.utilities import parameters  # imports boto3: deferred
+
+    return parameters
 
 
 def api_token() -> str:
     s = get_settings()
-    return str(parameters.get_secret(s.api_token_secret, max_age=s.secret_cache_seconds))
+    return str(_parameters().get_secret(s.api_token_secret, max_age=s.secret_cache_seconds))
 
 
 def _provider_secret(name: str) -> str:
@@ -29,7 +35,7 @@ def _provider_secret(name: str) -> str:
 
 def provider_credentials(name: str) -> dict[str, str]:
     s = get_settings()
-    return dict(parameters.get_secret(_provider_secret(name), transform="json", max_age=s.secret_cache_seconds))
+    return dict(_parameters().get_secret(_provider_secret(name), transform="json", max_age=s.secret_cache_seconds))
 
 
 def store_provider_credentials(name: str, credentials: dict[str, str]) -> None:
@@ -39,7 +45,7 @@ def store_provider_credentials(name: str, credentials: dict[str, str]) -> None:
     except _client().exceptions.ResourceNotFoundException:
         _client().create_secret(Name=secret_id, SecretString=body, Description=f"OpenMultiStack provider {name}")
     # Next read must see the new value, not the cached one.
-    parameters.get_secret(secret_id, transform="json", force_fetch=True)
+    _parameters().get_secret(secret_id, transform="json", force_fetch=True)
 
 
 def delete_provider_credentials(name: str) -> None:

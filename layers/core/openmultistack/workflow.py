@@ -7,23 +7,27 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from openmultistack.settings import get_settings
 
 
 @lru_cache(maxsize=1)
 def _sfn() -> Any:
+    import boto3  # deferred: most API calls never start an execution
+
     return boto3.client("stepfunctions")
 
 
 @lru_cache(maxsize=1)
 def _lambda() -> Any:
+    import boto3  # deferred: most API calls never start an execution
+
     return boto3.client("lambda")
 
 
 @lru_cache(maxsize=1)
 def _events() -> Any:
+    import boto3  # deferred: most API calls never start an execution
+
     return boto3.client("events")
 
 

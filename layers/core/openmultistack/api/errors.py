@@ -6,10 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from openmultistack.errors import ConflictError, InvalidInputError, NotFoundError
 from openmultistack.observability import logger
@@ -66,19 +62,7 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(ConflictError)
     def conflict(error: ConflictError) -> Response:
-        return error_response(409, "conflict", str(error))
-
-    @app.exception_handler(IdempotencyValidationError)
-    def reused_key(error: IdempotencyValidationError) -> Response:
-        return error_response(
-            409, "idempotency_conflict", "Idempotency-Key was already used with a different body"
-        )
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def in_progress(error: IdempotencyAlreadyInProgressError) -> Response:
-        return error_response(
-            409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed"
-        )
+        return error_response(409, error.code, str(error))
 
     @app.not_found
     def no_route(error: Exception) -> Response:

@@ -24,6 +24,7 @@ from openmultistack.api.schemas import (
     request_out,
 )
 from openmultistack.domain import InstanceStatus, RequestStatus, Shape
+from openmultistack.errors import IdempotencyConflictError
 from openmultistack.settings import get_settings
 
 router = APIGatewayRouter()
@@ -108,9 +109,19 @@ def create_request(body: RequestIn, idempotency_key: IdempotencyKey = None) -> R
         )
         return Response(200, content_types.APPLICATION_JSON, out)
     if idempotency_key:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
         submit_once, config = _idempotent_submit()
         config.register_lambda_context(router.lambda_context)
-        created = submit_once(call={"key": idempotency_key, "body": body.model_dump(mode="json")})
+        try:
+            created = submit_once(call={"key": idempotency_key, "body": body.model_dump(mode="json")})
+        except IdempotencyValidationError as error:
+            raise IdempotencyConflictError("Idempotency-Key was already used with a different body") from error
+        except IdempotencyAlreadyInProgressError as error:
+            raise IdempotencyConflictError("a request with this Idempotency-Key is still being processed") from error
         return Response(202, content_types.APPLICATION_JSON, RequestOut.model_validate(created))
     return Response(202, content_types.APPLICATION_JSON, request_out(ordering.submit(_order(body))))
 
