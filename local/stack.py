@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from local import motofixes
 from local.template import ACCOUNT, REGION, ROOT, Function, Template
 
 sys.path.insert(0, str(ROOT / "layers" / "core"))
@@ -93,22 +94,6 @@ class Functions:
             self.call(name, event)
         except Exception:
             traceback.print_exc()
-
-
-def _serialize_dynamodb() -> None:
-    """Real DynamoDB is linearizable per item; moto is not thread-safe: a failed transaction
-    restores a deep copy of whole tables, silently undoing other threads' writes made meanwhile.
-    One DynamoDB call at a time restores the semantics the product relies on."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-    lock = threading.Lock()
-
-    def call_action(self: Any) -> Any:
-        with lock:
-            return original(self)
-
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 @dataclass
@@ -188,7 +173,7 @@ class LocalStack:
             return functions.invoke(function_name, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
-        _serialize_dynamodb()
+        motofixes.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.aws_port, verbose=False)
         self._moto.start()

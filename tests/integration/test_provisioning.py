@@ -30,6 +30,11 @@ def clean_slate(api: httpx.Client, stack: Any) -> Any:
     """Start from empty providers (other tests share the stack), and leave them empty."""
 
     def empty() -> None:
+        from openmultistack import repository
+        from openmultistack.domain import Breaker
+
+        for provider in repository.list_providers():  # earlier faults (or time travel) opened them
+            repository.set_breaker(provider.name, Breaker())
         for request_id in live_requests(api):
             api.delete(f"/v1/requests/{request_id}")
 
@@ -39,6 +44,7 @@ def clean_slate(api: httpx.Client, stack: Any) -> Any:
             return capacity["total"]["used"] + capacity["total"]["reserved"] == 0 and servers == 0
 
         wait_for(idle, timeout=90, what="providers to be empty")
+        stack.run_reaper()  # its reconcile restores caps that a lying quota lowered
 
     empty()
     yield
@@ -157,7 +163,7 @@ def test_two_concurrent_requests_never_overshoot(api, sim, clean_slate):
     # THEN together they hold exactly the 100 slots, the other 20 FAILED, and no provider overshot
     active = sum(i["status"] == "ACTIVE" for b in bodies for i in b["instances"])
     failed = sum(i["status"] == "FAILED" for b in bodies for i in b["instances"])
-    assert (active, failed) == (100, 20), [(b["counts"], [(i["status"], i["provider"], i["reason"], i["attempts"][-2:]) for i in b["instances"] if i["status"] not in ("ACTIVE", "FAILED")]) for b in bodies]
+    assert (active, failed) == (100, 20), [(b["counts"], [(i["status"], i["provider"], i["reason"], i["attempts"][-2:]) for i in b["instances"] if i["status"] != "ACTIVE"][:3]) for b in bodies]
     state = ground_truth(api, sim)
     assert sum(len(p["servers"]) for p in state.values()) == 100
 

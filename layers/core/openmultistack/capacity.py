@@ -7,13 +7,13 @@ from __future__ import annotations
 import random
 import time
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from openmultistack.domain import InstanceStatus
 from openmultistack.errors import ConflictError
 from openmultistack.models import InstanceModel, ProviderModel
+from openmultistack.repository import shared_connection
 
 _CONFLICT_RETRIES = 8
 
@@ -27,7 +27,7 @@ def _transact(build) -> list[str | None]:  # type: ignore[no-untyped-def]
     returns the cancellation reasons ([] on success)."""
     for attempt in range(_CONFLICT_RETRIES):
         try:
-            with TransactWrite(connection=Connection()) as tx:
+            with TransactWrite(connection=shared_connection()) as tx:
                 build(tx)
             return []
         except TransactWriteError as error:
@@ -68,13 +68,16 @@ def reserve(instance_id: str, provider: str) -> bool:
     return False
 
 
-def release(instance_id: str) -> None:
-    """Give back the instance's slot, if it holds one."""
-    try:
-        # (No projection: DynamoDB answers an empty item when a projected attribute is absent.)
-        provider = InstanceModel.get(instance_id, consistent_read=True).slot
-    except InstanceModel.DoesNotExist:
-        return
+def release(instance_id: str, slot: str | None = None) -> None:
+    """Give back the instance's slot, if it holds one. Callers that know the slot pass it and
+    save a read; a stale value is harmless (the transaction's condition checks it)."""
+    provider = slot
+    if provider is None:
+        try:
+            # (No projection: DynamoDB answers an empty item when a projected attribute is absent.)
+            provider = InstanceModel.get(instance_id, consistent_read=True).slot
+        except InstanceModel.DoesNotExist:
+            return
     if not provider:
         return
 

@@ -152,7 +152,7 @@ def destroy_outcome(
     if not outcome.gone:
         note_pending(instance, outcome.error or "", now)
         return outcome
-    capacity.release(instance.id)
+    capacity.release(instance.id, instance.slot)
     changes: dict[str, Any] = {"status": final}
     if reason:
         changes["reason"] = reason
