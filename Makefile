@@ -32,7 +32,8 @@ browser-deps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/core/openmultistack functions local
+	MYPYPATH=layers/core $(VENV)/bin/mypy -p openmultistack -p local
+	for f in functions/*/app.py; do MYPYPATH=layers/core $(VENV)/bin/mypy $$f || exit 1; done
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -39,6 +39,7 @@ def _free_port() -> int:
 
 def baseline(sim: Any, count: int, per_provider: dict[str, int]) -> float:
     """Boot the same number of servers directly with openstacksdk, all in parallel."""
+
     def boot(job: tuple[str, int]) -> None:
         cloud, n = job
         conn = sim.connect(cloud)
@@ -46,7 +47,9 @@ def baseline(sim: Any, count: int, per_provider: dict[str, int]) -> float:
         flavor = min(conn.compute.flavors(), key=lambda f: (f.vcpus, f.ram))
         networks = list(conn.network.networks())
         server = conn.compute.create_server(
-            name=f"baseline-{n}", image_id=image.id, flavor_id=flavor.id,
+            name=f"baseline-{n}",
+            image_id=image.id,
+            flavor_id=flavor.id,
             networks=[{"uuid": networks[0].id}] if len(networks) > 1 else "auto",
         )
         conn.compute.wait_for_server(server, interval=1, wait=120)
@@ -86,15 +89,29 @@ def main() -> None:
 
     local_stack.Functions.call = traced  # type: ignore[method-assign]
     settings = {"OMS_POLL_INTERVAL_SECONDS": str(max(int(args.boot_seconds / 3), 1)), "OMS_BOOT_TIMEOUT_SECONDS": "120"}
-    config = StackConfig(api_port=_free_port(), aws_port=_free_port(), token="bench", sim_providers=6, sim_quota=20,
-                         sim_boot_seconds=args.boot_seconds, sim_port=0, reaper_every_seconds=0, settings=settings)
-    with LocalStack(config) as stack, httpx.Client(base_url=stack.url, headers={"Authorization": "Bearer bench"}, timeout=60) as api:
+    config = StackConfig(
+        api_port=_free_port(),
+        aws_port=_free_port(),
+        token="bench",
+        sim_providers=6,
+        sim_quota=20,
+        sim_boot_seconds=args.boot_seconds,
+        sim_port=0,
+        reaper_every_seconds=0,
+        settings=settings,
+    )
+    with (
+        LocalStack(config) as stack,
+        httpx.Client(base_url=stack.url, headers={"Authorization": "Bearer bench"}, timeout=60) as api,
+    ):
         stack.sim.fault("sim-6", maintenance=True)
         before = stack.sim.state()["providers"]
         calls.clear()
         started = time.perf_counter()
-        request_id = api.post("/v1/requests", json={"count": args.count, "image": "ubuntu", "min_vcpus": 1,
-                                                    "min_ram_mb": 1024, "lifetime_minutes": 60}).json()["id"]
+        request_id = api.post(
+            "/v1/requests",
+            json={"count": args.count, "image": "ubuntu", "min_vcpus": 1, "min_ram_mb": 1024, "lifetime_minutes": 60},
+        ).json()["id"]
         active_at: list[float] = []
         while True:
             body = api.get(f"/v1/requests/{request_id}").json()
@@ -105,17 +122,26 @@ def main() -> None:
         after = stack.sim.state()["providers"]
         per_provider = Counter(i["provider"] for i in body["instances"] if i["status"] == "ACTIVE")
         active_at = sorted(
-            (time.mktime(time.strptime(i["active_at"][:19], "%Y-%m-%dT%H:%M:%S")) for i in body["instances"] if i["active_at"])
+            
+                time.mktime(time.strptime(i["active_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+                for i in body["instances"]
+                if i["active_at"]
+            
         )
-        api_calls = sum(sum(p["api_calls"].values()) for p in after.values()) - sum(sum(p["api_calls"].values()) for p in before.values())
+        api_calls = sum(sum(p["api_calls"].values()) for p in after.values()) - sum(
+            sum(p["api_calls"].values()) for p in before.values()
+        )
         auth_calls = sum(p["auth_calls"] for p in after.values()) - sum(p["auth_calls"] for p in before.values())
         child_states = (
             sum(STATES_PER_CALL.get(k, 0) * n for k, n in calls.items())
             + STATES_PER_WAIT * waits["capacity"]
             + STATES_PER_CHILD_END * args.count
         )
-        history = __import__("boto3").client("stepfunctions").get_execution_history(
-            executionArn=body["execution_arn"], maxResults=1000)["events"]
+        history = (
+            __import__("boto3")
+            .client("stepfunctions")
+            .get_execution_history(executionArn=body["execution_arn"], maxResults=1000)["events"]
+        )
         parent_states = sum(1 for e in history if e["type"].endswith("StateEntered"))
         stack.sim.reset("sim-6")
         api.delete(f"/v1/requests/{request_id}")
@@ -130,12 +156,19 @@ def main() -> None:
     print(f"baseline (same servers via openstacksdk, all parallel, no orchestration): {base:.1f} s")
     print(f"ratio makespan / baseline: {makespan / base:.2f}")
     if active_at:
-        print(f"ACTIVE spread: first→last {active_at[-1] - active_at[0]:.0f} s, median offset "
-              f"{statistics.median(a - active_at[0] for a in active_at):.0f} s")
+        print(
+            f"ACTIVE spread: first→last {active_at[-1] - active_at[0]:.0f} s, median offset "
+            f"{statistics.median(a - active_at[0] for a in active_at):.0f} s"
+        )
     print(f"Lambda invocations: {sum(calls.values())} total = {sum(calls.values()) / n:.2f} per instance {dict(calls)}")
-    print(f"state transitions: {child_states + parent_states} total = {(child_states + parent_states) / n:.2f} per instance "
-          f"(children {child_states}, parent {parent_states}, capacity waits {waits['capacity']})")
-    print(f"OpenStack API calls: {api_calls} = {api_calls / n:.2f} per instance (+ {auth_calls} Keystone authentications)")
+    transitions = child_states + parent_states
+    print(
+        f"state transitions: {transitions} total = {transitions / n:.2f} per instance "
+        f"(children {child_states}, parent {parent_states}, capacity waits {waits['capacity']})"
+    )
+    print(
+        f"OpenStack API calls: {api_calls} = {api_calls / n:.2f} per instance (+ {auth_calls} Keystone authentications)"
+    )
 
 
 if __name__ == "__main__":

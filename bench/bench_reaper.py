@@ -235,8 +235,9 @@ def main() -> None:
     with LocalStack(config) as stack:
         counter.install()
         if args.what_if_shared_connection:
-            from openmultistack import capacity
             from pynamodb.connection import Connection
+
+            from openmultistack import capacity
 
             shared = Connection()
             capacity.Connection = lambda: shared  # type: ignore[assignment,misc]

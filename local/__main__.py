@@ -14,7 +14,8 @@ def main() -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(f"OpenMultiStack ready: {stack.url} token={config.token}", flush=True)
-    print(f"  simulator: {stack.sim.url if stack.sim else 'off'}  clouds.yaml: {stack.sim.clouds_yaml if stack.sim else '-'}", flush=True)
+    if stack.sim:
+        print(f"  simulator: {stack.sim.url}  clouds.yaml: {stack.sim.clouds_yaml}", flush=True)
     print("  Ctrl-C stops everything.", flush=True)
     try:
         stopped.wait()

@@ -53,7 +53,10 @@ async def to_event(request: Request) -> dict[str, Any]:
             "accountId": "123456789012",
             "apiId": "local",
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": request.client.host if request.client else "127.0.0.1", "userAgent": headers.get("user-agent")},
+            "identity": {
+                "sourceIp": request.client.host if request.client else "127.0.0.1",
+                "userAgent": headers.get("user-agent"),
+            },
         },
         "body": body,
         "isBase64Encoded": is_b64,

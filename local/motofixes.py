@@ -38,7 +38,9 @@ def _failed_conditions(backend: Any, transact_items: list[dict[str, Any]]) -> li
         passes = condition is None or get_filter_expression(
             condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
         ).expr(current)
-        outcome.append((None, None, None) if passes else ("ConditionalCheckFailed", "The conditional request failed", None))
+        outcome.append(
+            (None, None, None) if passes else ("ConditionalCheckFailed", "The conditional request failed", None)
+        )
     return outcome
 
 
@@ -59,7 +61,7 @@ def install() -> None:
         outcome = _failed_conditions(self, transact_items)
         if any(code for code, _, _ in outcome):
             raise TransactionCanceledException(outcome)
-        models.copy = _NO_COPY  # safe: every DynamoDB call runs under _lock
+        models.copy = _NO_COPY  # type: ignore[assignment]  # safe: every DynamoDB call runs under _lock
         try:
             transact(self, transact_items)
         finally:

@@ -17,7 +17,6 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -85,8 +84,11 @@ class Functions:
         except Exception as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(
-                {"errorType": type(error).__name__, "errorMessage": str(error),
-                 "stackTrace": traceback.format_exception(error)[-3:]}
+                {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_exception(error)[-3:],
+                }
             ).encode()
 
     def _call_quietly(self, name: str, event: dict[str, Any]) -> None:
@@ -169,7 +171,9 @@ class LocalStack:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         functions = self.functions
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
             return functions.invoke(function_name, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]

@@ -56,7 +56,7 @@ class Function:
 
 class Template:
     def __init__(self, path: Path = TEMPLATE, stack: str = STACK) -> None:
-        self.doc = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        self.doc = yaml.load(path.read_text(), Loader=_Loader)
         self.stack = stack
         self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
         self.parameters = {k: str(v.get("Default", "")) for k, v in self.doc.get("Parameters", {}).items()}
@@ -72,7 +72,12 @@ class Template:
     def ref(self, logical_id: str) -> str:
         if logical_id in self.parameters:
             return self.parameters[logical_id]
-        pseudo = {"AWS::StackName": self.stack, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::StackName": self.stack,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+        }
         if logical_id in pseudo:
             return pseudo[logical_id]
         kind = self.resources[logical_id]["Type"]
@@ -107,7 +112,11 @@ class Template:
                 while "${" in rest:
                     before, _, tail = rest.partition("${")
                     key, _, rest = tail.partition("}")
-                    out += before + (self.get_att(*key.split(".", 1)) if "." in key and not key.startswith("AWS::") else self.ref(key))
+                    out += before + (
+                        self.get_att(*key.split(".", 1))
+                        if "." in key and not key.startswith("AWS::")
+                        else self.ref(key)
+                    )
                 return out + rest
             raise ValueError(f"unsupported intrinsic !{value.tag}")
         if isinstance(value, dict):

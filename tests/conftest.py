@@ -98,7 +98,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float 
 FINISHED = {"READY", "PARTIAL", "FAILED", "DELETED", "EXPIRED"}
 
 
-def wait_request(api: httpx.Client, request_id: str, timeout: float = 120, statuses: set[str] = FINISHED) -> dict[str, Any]:
+def wait_request(
+    api: httpx.Client, request_id: str, timeout: float = 120, statuses: set[str] = FINISHED
+) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         body = api.get(f"/v1/requests/{request_id}").json()
         return body if body["status"] in statuses else None

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from openmultistack import reaper
 from openmultistack.observability import logger, metrics, tracer
 

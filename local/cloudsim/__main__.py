@@ -49,9 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--boot-seconds", type=float, default=10.0)
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument(
-        "--clouds-yaml", type=Path, help="where to write the clouds.yaml (not written if omitted)"
-    )
+    ap.add_argument("--clouds-yaml", type=Path, help="where to write the clouds.yaml (not written if omitted)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--token-ttl", type=float, default=3600.0)
     ap.add_argument(

@@ -154,9 +154,7 @@ def microversion(request: Request) -> tuple[int, int]:
         return MAX_MICROVERSION
     m = re.fullmatch(r"(\d+)\.(\d+)", raw)
     if not m:
-        raise ApiError(
-            400, f"API Version String {raw} is of invalid format. Must be of format MajorNum.MinorNum."
-        )
+        raise ApiError(400, f"API Version String {raw} is of invalid format. Must be of format MajorNum.MinorNum.")
     mv = (int(m[1]), int(m[2]))
     if not (2, 1) <= mv <= MAX_MICROVERSION:
         raise ApiError(406, f"Version {raw} is not supported by the API. Minimum is 2.1 and maximum is 2.96.")
@@ -303,9 +301,7 @@ def compute_version(c: Ctx) -> dict[str, Any]:
             {"rel": "self", "href": f"{c.base}/compute/v2.1/"},
             {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"},
         ],
-        "media-types": [
-            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
-        ],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
     }
 
 
@@ -404,9 +400,7 @@ def server_view(c: Ctx, s: Server, now: float) -> dict[str, Any]:
         {}
         if status in ("BUILD", "ERROR")
         else {
-            p.network.name: [
-                {"version": 4, "addr": p.ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": p.mac}
-            ]
+            p.network.name: [{"version": 4, "addr": p.ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": p.mac}]
             for p in s.ports
         }
     )
@@ -481,8 +475,7 @@ def server_page(c: Ctx, servers: list[Server], detail: str) -> dict[str, Any]:
         page["servers_links"] = [
             {
                 "rel": "next",
-                "href": f"{c.base}/compute/v2.1/servers{detail}"
-                f"?limit={c.query['limit']}&marker={servers[-1].id}",
+                "href": f"{c.base}/compute/v2.1/servers{detail}?limit={c.query['limit']}&marker={servers[-1].id}",
             }
         ]
     return page
@@ -575,9 +568,7 @@ def list_keypairs(c: Ctx) -> Response:
 def create_keypair(c: Ctx) -> Response:
     spec = c.part("keypair")
     # Server-side key generation (no public_key) was removed in microversion 2.92.
-    kp = c.p.create_keypair(
-        spec.get("name"), spec.get("public_key"), spec.get("type", "ssh"), generate=c.mv < (2, 92)
-    )
+    kp = c.p.create_keypair(spec.get("name"), spec.get("public_key"), spec.get("type", "ssh"), generate=c.mv < (2, 92))
     extra = ("user_id", "private_key") if kp.private_key else ("user_id",)
     return js({"keypair": keypair_view(c, kp, *extra)}, 201 if c.mv >= (2, 2) else 200)
 
@@ -602,9 +593,7 @@ def limits(c: Ctx) -> Response:
 
 @route("GET", "/compute/v2.1/os-availability-zone")
 def availability_zones(c: Ctx) -> Response:
-    return js(
-        {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}]}
-    )
+    return js({"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}]})
 
 
 @route("GET", "/compute/v2.1/extensions")
@@ -783,9 +772,7 @@ def port_views(c: Ctx) -> list[dict[str, Any]]:
 
 
 def security_group_views(c: Ctx) -> list[dict[str, Any]]:
-    return [
-        owned(c, id=stable_id(c.p.name, "secgroup"), name="default", security_group_rules=[], stateful=True)
-    ]
+    return [owned(c, id=stable_id(c.p.name, "secgroup"), name="default", security_group_rules=[], stateful=True)]
 
 
 NEUTRON: dict[str, Callable[[Ctx], list[dict[str, Any]]]] = {
@@ -881,9 +868,7 @@ class Sim:
             response = await self.handle(request, p, r, args, service, mv)
         except ApiError as e:
             auth_hint = {"WWW-Authenticate": f'Keystone uri="{request.base_url}{name}/identity"'}
-            response = js(
-                error_body(service, e.code, e.message), e.code, auth_hint if e.code == 401 else None
-            )
+            response = js(error_body(service, e.code, e.message), e.code, auth_hint if e.code == 401 else None)
         if mv != (0, 0):  # nova echoes the microversion it served
             version = f"{mv[0]}.{mv[1]}"
             response.headers["OpenStack-API-Version"] = f"compute {version}"
@@ -956,9 +941,7 @@ class Sim:
             return js({"provider": p.name, "faults": faults})
         if action != "servers":
             raise ApiError(404, f"No control action {action}")
-        s = p.plant_server(
-            str(body.get("name", "planted")), body.get("metadata"), body.get("status", "ACTIVE")
-        )
+        s = p.plant_server(str(body.get("name", "planted")), body.get("metadata"), body.get("status", "ACTIVE"))
         return js({"id": s.id, "name": s.name, "status": s.status(p.clock()), "metadata": s.metadata}, 201)
 
 

@@ -51,9 +51,7 @@ class ApiError(Exception):
 
 
 def iso(ts: float, micro: bool = False) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime(
-        "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ"
-    )
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str) -> float:
@@ -285,9 +283,7 @@ class Provider:
         if method == "application_credential":
             user = data.get("user") or {}
             by_id = data.get("id") == c.app_cred_id
-            by_name = data.get("name") == "cloudsim" and (
-                user.get("id") == c.user_id or user.get("name") == c.username
-            )
+            by_name = data.get("name") == "cloudsim" and (user.get("id") == c.user_id or user.get("name") == c.username)
             return (by_id or by_name) and data.get("secret") == c.app_cred_secret
         if method == "token":
             return self.validate(str(data.get("id", ""))) is not None
@@ -324,9 +320,7 @@ class Provider:
         """Servers that still answer GET (including the brief DELETED window), oldest first."""
         now = self.clock()
         gone = [
-            s.id
-            for s in self.servers.values()
-            if s.deleted_at is not None and now >= s.deleted_at + self.delete_delay
+            s.id for s in self.servers.values() if s.deleted_at is not None and now >= s.deleted_at + self.delete_delay
         ]
         for sid in gone:
             del self.servers[sid]
@@ -446,9 +440,7 @@ class Provider:
                 message = f"Requested {requested}, but already used {in_use} of {limit} {what}"
                 raise ApiError(403, f"Quota exceeded for {what}: {message}")
 
-    def plant_server(
-        self, name: str, metadata: dict[str, str] | None = None, status: str = "ACTIVE"
-    ) -> Server:
+    def plant_server(self, name: str, metadata: dict[str, str] | None = None, status: str = "ACTIVE") -> Server:
         """Test backdoor: a server that exists on the provider without a create call (an orphan)."""
         if status not in ("ACTIVE", "BUILD", "ERROR"):
             raise ValueError("status must be ACTIVE, BUILD or ERROR")
@@ -567,16 +559,12 @@ class Provider:
         private_key = None
         if public_key is None:
             if not generate:  # microversion >= 2.92 removed server-side key generation
-                raise ApiError(
-                    400, "Invalid input for field/attribute keypair. 'public_key' is a required property"
-                )
+                raise ApiError(400, "Invalid input for field/attribute keypair. 'public_key' is a required property")
             material = base64.b64encode(b"\x00\x00\x00\x07ssh-rsa" + self.id_rng.randbytes(64)).decode()
             public_key = f"ssh-rsa {material} Generated-by-Nova"
             private_key = "-----BEGIN OPENSSH PRIVATE KEY-----\ncloudsim\n-----END OPENSSH PRIVATE KEY-----\n"
         self._keypair_seq += 1
-        kp = Keypair(
-            self._keypair_seq, name, public_key, fingerprint(public_key), key_type, self.clock(), private_key
-        )
+        kp = Keypair(self._keypair_seq, name, public_key, fingerprint(public_key), key_type, self.clock(), private_key)
         self.keypairs[name] = kp
         return kp
 
@@ -616,12 +604,10 @@ class Provider:
             "enforced_quota": self.enforced_quota,
             "faults": dict(self.faults),
             "images": [
-                {"id": i.id, "name": i.name, "os_distro": i.os_distro, "os_version": i.os_version}
-                for i in self.images
+                {"id": i.id, "name": i.name, "os_distro": i.os_distro, "os_version": i.os_version} for i in self.images
             ],
             "flavors": [
-                {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": f.disk}
-                for f in self.flavors
+                {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": f.disk} for f in self.flavors
             ],
             "networks": [{"id": n.id, "name": n.name} for n in self.networks],
             "keypairs": sorted(self.keypairs),
@@ -649,8 +635,7 @@ def make_providers(
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Provider]:
     return {
-        f"sim-{i}": Provider(f"sim-{i}", i, quota, boot_seconds, token_ttl, seed, clock)
-        for i in range(1, count + 1)
+        f"sim-{i}": Provider(f"sim-{i}", i, quota, boot_seconds, token_ttl, seed, clock) for i in range(1, count + 1)
     }
 
 

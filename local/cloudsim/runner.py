@@ -93,9 +93,7 @@ class CloudSim:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
-        self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env, cwd=ROOT
-        )
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env, cwd=ROOT)
         ready: list[str] = []
         reader = threading.Thread(target=self._read_stdout, args=(ready,), daemon=True)
         reader.start()

@@ -20,9 +20,7 @@ def test_openstack_cli_end_to_end() -> None:
 
         def start(*args: str, output: tuple[str, ...] = ("-f", "json")) -> subprocess.Popen[str]:
             cmd = [OPENSTACK, "--os-cloud", "sim-1", *args, *output]
-            return subprocess.Popen(
-                cmd, env=cloudsim.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
+            return subprocess.Popen(cmd, env=cloudsim.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
         def result(proc: subprocess.Popen[str]) -> object:
             out, err = proc.communicate(timeout=60)

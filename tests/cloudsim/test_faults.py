@@ -174,9 +174,7 @@ def test_faults_at_start_from_the_command_line() -> None:
     """GIVEN --fault options on the command line
     WHEN the simulator starts
     THEN the faults are active from the first call."""
-    with CloudSim(
-        providers=2, extra_args=["--fault", "sim-2:maintenance=true", "--fault", "sim-1:quota=5"]
-    ) as s:
+    with CloudSim(providers=2, extra_args=["--fault", "sim-2:maintenance=true", "--fault", "sim-1:quota=5"]) as s:
         providers = s.state()["providers"]
         assert providers["sim-2"]["faults"] == {"maintenance": True}
         assert (providers["sim-1"]["enforced_quota"], providers["sim-1"]["quota"]) == (5, 20)

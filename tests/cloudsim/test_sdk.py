@@ -65,9 +65,7 @@ def test_server_lifecycle(cloudsim: CloudSim, connect) -> None:
     truth = cloudsim.provider_state("sim-1")
     assert truth["servers"] == [] and truth["peak_servers"] == 1
     calls = truth["api_calls"]
-    assert (
-        calls["POST /servers"] == 1 and calls["DELETE /servers/{id}"] == 1 and calls["GET /servers/{id}"] >= 3
-    )
+    assert calls["POST /servers"] == 1 and calls["DELETE /servers/{id}"] == 1 and calls["GET /servers/{id}"] >= 3
     assert calls["POST /os-keypairs"] == 1 and truth["auth_calls"] >= 1
 
 
@@ -312,9 +310,7 @@ def test_keystone_tokens_and_application_credentials(cloudsim: CloudSim) -> None
         }
         assert http.post(f"{base}/identity/v3/auth/tokens", json=app).status_code == 201
 
-        check = http.get(
-            f"{base}/identity/v3/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}
-        )
+        check = http.get(f"{base}/identity/v3/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token})
         assert check.status_code == 200
         assert http.get(f"{base}/compute/v2.1/servers", headers={"X-Auth-Token": token}).status_code == 200
         other = http.get(f"{cloudsim.url}/sim-2/compute/v2.1/servers", headers={"X-Auth-Token": token})

@@ -87,9 +87,7 @@ def test_health_needs_no_token_and_the_token_is_accepted_case_insensitively(stac
     # GIVEN no token  WHEN /v1/health  THEN ok
     assert httpx.get(f"{stack.url}/v1/health").json() == {"status": "ok"}
     # GIVEN the scheme written in lower case  WHEN a protected route  THEN accepted
-    assert (
-        httpx.get(f"{stack.url}/v1/capacity", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
-    )
+    assert httpx.get(f"{stack.url}/v1/capacity", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
 
 
 def test_cors_preflight_works_without_a_token(stack: Any) -> None:

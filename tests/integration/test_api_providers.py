@@ -120,9 +120,7 @@ def test_half_a_credential_is_refused(api: httpx.Client) -> None:
     assert "username and password go together" in response.json()["message"]
 
 
-def test_patch_enables_caps_and_aliases_and_moves_the_ledger_cap(
-    api: httpx.Client, clone: Callable[..., str]
-) -> None:
+def test_patch_enables_caps_and_aliases_and_moves_the_ledger_cap(api: httpx.Client, clone: Callable[..., str]) -> None:
     # GIVEN a clone of sim-2 (nova limit 20)
     name = clone("sim-2")
 
@@ -139,15 +137,11 @@ def test_patch_enables_caps_and_aliases_and_moves_the_ledger_cap(
     assert cap() == 20
     # WHEN disabled  THEN it is skipped by placement and offers no free capacity
     assert api.patch(f"/v1/providers/{name}", json={"enabled": False}).json()["enabled"] is False
-    plan = api.post(
-        "/v1/requests", json={"count": 1, "image": "ubuntu", "providers": [name], "dry_run": True}
-    ).json()
+    plan = api.post("/v1/requests", json={"count": 1, "image": "ubuntu", "providers": [name], "dry_run": True}).json()
     assert plan["placed"] == 0 and plan["skipped"] == {name: "disabled"}
     assert next(c for c in api.get("/v1/capacity").json()["items"] if c["provider"] == name)["free"] == 0
     # WHEN re-enabled with a new alias  THEN only the sent fields changed
-    out = api.patch(
-        f"/v1/providers/{name}", json={"enabled": True, "image_aliases": {"ubuntu": "Ubuntu 22.04"}}
-    )
+    out = api.patch(f"/v1/providers/{name}", json={"enabled": True, "image_aliases": {"ubuntu": "Ubuntu 22.04"}})
     assert out.json()["enabled"] is True and out.json()["image_aliases"] == {"ubuntu": "Ubuntu 22.04"}
     assert out.json()["has_credentials"] is True and out.json()["auth_url"].endswith("/identity/v3")
     # AND null is refused where it means nothing; unknown providers are 404
@@ -156,15 +150,10 @@ def test_patch_enables_caps_and_aliases_and_moves_the_ledger_cap(
     assert api.patch("/v1/providers/no-such-provider", json={"enabled": True}).status_code == 404
 
 
-def test_patch_with_new_credentials_replaces_the_secret(
-    api: httpx.Client, sim: Any, clone: Callable[..., str]
-) -> None:
+def test_patch_with_new_credentials_replaces_the_secret(api: httpx.Client, sim: Any, clone: Callable[..., str]) -> None:
     # GIVEN a clone whose password is then patched to a wrong one
     name = clone("sim-3")
-    assert (
-        api.patch(f"/v1/providers/{name}", json={"username": "someone", "password": "wrong"}).status_code
-        == 200
-    )
+    assert api.patch(f"/v1/providers/{name}", json={"username": "someone", "password": "wrong"}).status_code == 200
     # WHEN checked  THEN authentication fails, said plainly
     report = api.post(f"/v1/providers/{name}/check").json()
     assert report["ok"] is False and report["problems"]
@@ -174,9 +163,7 @@ def test_patch_with_new_credentials_replaces_the_secret(
     assert api.post(f"/v1/providers/{name}/check").json()["ok"] is True
 
 
-def test_check_reports_what_it_found_and_what_is_wrong(
-    api: httpx.Client, sim: Any, clone: Callable[..., str]
-) -> None:
+def test_check_reports_what_it_found_and_what_is_wrong(api: httpx.Client, sim: Any, clone: Callable[..., str]) -> None:
     # GIVEN a healthy clone of sim-4
     name = clone("sim-4")
     # WHEN checked  THEN ok with the limit, flavors, images and networks the cloud offers
@@ -200,9 +187,7 @@ def test_check_reports_what_it_found_and_what_is_wrong(
 
 def test_check_without_credentials_says_what_to_do(api: httpx.Client) -> None:
     name = unique("nocreds")
-    assert (
-        api.post("/v1/providers", json={"name": name, "auth_url": "http://127.0.0.1:9/v3"}).status_code == 201
-    )
+    assert api.post("/v1/providers", json={"name": name, "auth_url": "http://127.0.0.1:9/v3"}).status_code == 201
     try:
         report = api.post(f"/v1/providers/{name}/check").json()
         assert report["ok"] is False and report["problems"][0].startswith("no credentials stored")
@@ -284,9 +269,7 @@ def test_capacity_shows_max_used_reserved_and_health(api: httpx.Client, clone: C
     # GIVEN a clone capped at 3 with one READY instance
     name = clone("sim-2", prefix="cap")
     api.patch(f"/v1/providers/{name}", json={"max_instances": 3})
-    request_id = api.post("/v1/requests", json={"count": 1, "image": "debian", "providers": [name]}).json()[
-        "id"
-    ]
+    request_id = api.post("/v1/requests", json={"count": 1, "image": "debian", "providers": [name]}).json()["id"]
     try:
         assert wait_request(api, request_id)["status"] == "READY"
         # WHEN capacity is read  THEN the clone shows max 3, used 1, reserved 0, free 2, healthy

@@ -51,9 +51,7 @@ def at(text: str) -> datetime:
         ({"colour": "blue"}, "colour"),
     ],
 )
-def test_each_validation_rule_is_a_422_naming_the_field(
-    api: httpx.Client, change: dict[str, Any], field: str
-) -> None:
+def test_each_validation_rule_is_a_422_naming_the_field(api: httpx.Client, change: dict[str, Any], field: str) -> None:
     # GIVEN a valid request with one bad field  WHEN submitted  THEN 422 naming the field
     response = api.post("/v1/requests", json={**VALID, **change})
     assert response.status_code == 422, response.text
@@ -67,9 +65,7 @@ def test_each_validation_rule_is_a_422_naming_the_field(
 def test_missing_fields_and_shape_conflicts_are_named(api: httpx.Client) -> None:
     missing = api.post("/v1/requests", json={"image": "ubuntu"})
     assert missing.status_code == 422 and missing.json()["message"] == "count: required"
-    both = api.post(
-        "/v1/requests", json={"count": 1, "image": "ubuntu", "flavor": "m1.small", "min_vcpus": 2}
-    )
+    both = api.post("/v1/requests", json={"count": 1, "image": "ubuntu", "flavor": "m1.small", "min_vcpus": 2})
     assert both.status_code == 422
     assert "give either flavor or min_vcpus/min_ram_mb, not both" in both.json()["message"]
 
@@ -99,10 +95,7 @@ def test_bodies_are_json_whatever_the_content_type(api: httpx.Client) -> None:
     assert form.status_code == 400
     assert form.json()["message"].startswith("body: not valid JSON")
     assert (
-        api.post(
-            "/v1/requests", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
-        ).status_code
-        == 400
+        api.post("/v1/requests", content=b"\xff\xfe", headers={"Content-Type": "application/json"}).status_code == 400
     )
     # GIVEN JSON that is not an object, or no body  THEN 422 on body
     for content in ("[1, 2]", "null", "", "7"):

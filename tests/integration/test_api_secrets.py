@@ -115,9 +115,9 @@ def test_passwords_never_leave_secrets_manager(
         )
         call("POST", "/v1/providers/import", json={"clouds_yaml": f"clouds: [{wrong}"})  # broken YAML: 400
         # AND instances run on the good one, and it is force-deleted under them
-        request_id = call(
-            "POST", "/v1/requests", json={"count": 1, "image": "ubuntu", "providers": [good]}
-        ).json()["id"]
+        request_id = call("POST", "/v1/requests", json={"count": 1, "image": "ubuntu", "providers": [good]}).json()[
+            "id"
+        ]
         assert wait_request(api, request_id)["status"] == "READY"
         call("GET", f"/v1/requests/{request_id}")
         call("GET", "/v1/instances", params={"provider": good})

@@ -107,9 +107,7 @@ def test_a_one_minute_instance_is_deleted_by_the_scheduled_reaper_within_two_min
     assert servers_of(sim, request_id) == []
 
 
-def test_expiry_as_of_a_moved_clock_deletes_servers_releases_slots_and_tells_eventbridge(
-    stack, api, sim, events
-):
+def test_expiry_as_of_a_moved_clock_deletes_servers_releases_slots_and_tells_eventbridge(stack, api, sim, events):
     from openmultistack import repository as repo
 
     # GIVEN a READY request for 3 instances living 5 minutes, and the ledger's view of it

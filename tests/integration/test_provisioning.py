@@ -62,14 +62,19 @@ def ground_truth(api: httpx.Client, sim: Any, quota: int = 20) -> dict[str, Any]
             assert instance_id, f"server {server['id']} on {name} has no oms:instance metadata"
             record = api.get(f"/v1/instances/{instance_id}")
             assert record.status_code == 200, f"server {server['id']} on {name} has no instance record"
-            assert record.json()["server_id"] == server["id"], f"server {server['id']} on {name} is not its instance's server"
+            assert record.json()["server_id"] == server["id"], (
+                f"server {server['id']} on {name} is not its instance's server"
+            )
             assert record.json()["provider"] == name
     return state
 
 
 def servers_of(sim: Any, request_id: str) -> list[dict[str, Any]]:
     return [
-        s for p in sim.state()["providers"].values() for s in p["servers"] if s["metadata"].get("oms:request") == request_id
+        s
+        for p in sim.state()["providers"].values()
+        for s in p["servers"]
+        if s["metadata"].get("oms:request") == request_id
     ]
 
 
@@ -163,7 +168,17 @@ def test_two_concurrent_requests_never_overshoot(api, sim, clean_slate):
     # THEN together they hold exactly the 100 slots, the other 20 FAILED, and no provider overshot
     active = sum(i["status"] == "ACTIVE" for b in bodies for i in b["instances"])
     failed = sum(i["status"] == "FAILED" for b in bodies for i in b["instances"])
-    assert (active, failed) == (100, 20), [(b["counts"], [(i["status"], i["provider"], i["reason"], i["attempts"][-2:]) for i in b["instances"] if i["status"] != "ACTIVE"][:3]) for b in bodies]
+    assert (active, failed) == (100, 20), [
+        (
+            b["counts"],
+            [
+                (i["status"], i["provider"], i["reason"], i["attempts"][-2:])
+                for i in b["instances"]
+                if i["status"] != "ACTIVE"
+            ][:3],
+        )
+        for b in bodies
+    ]
     state = ground_truth(api, sim)
     assert sum(len(p["servers"]) for p in state.values()) == 100
 

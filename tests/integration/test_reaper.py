@@ -35,9 +35,9 @@ def test_orphans_are_marked_then_deleted_and_foreign_or_owned_servers_are_never_
     body = ready(api, 1, 30)
     live = body["instances"][0]
     provider = live["provider"]
-    ghost = sim.plant_server(
-        provider, "oms-r-ghost-0000", {"oms:request": "r-ghost", "oms:instance": "r-ghost-0000"}
-    )["id"]
+    ghost = sim.plant_server(provider, "oms-r-ghost-0000", {"oms:request": "r-ghost", "oms:instance": "r-ghost-0000"})[
+        "id"
+    ]
     duplicate = sim.plant_server(
         provider, f"oms-{live['id']}", {"oms:request": body["id"], "oms:instance": live["id"]}
     )["id"]
@@ -167,20 +167,12 @@ def test_an_instance_stuck_while_building_is_failed_cleanly_and_its_request_clos
     repo.create_request(
         request,
         None,
-        [
-            Instance(
-                id=iid, request_id=request.id, index=0, created_at=now, due_at=now + timedelta(minutes=30)
-            )
-        ],
+        [Instance(id=iid, request_id=request.id, index=0, created_at=now, due_at=now + timedelta(minutes=30))],
     )
     slots_before = repo.get_provider("sim-1").slots
     assert capacity.reserve(iid, "sim-1")
-    server = sim.plant_server(
-        "sim-1", f"oms-{iid}", {"oms:request": request.id, "oms:instance": iid}, "BUILD"
-    )
-    repo.update_instance(
-        iid, status=InstanceStatus.BUILDING, server_id=server["id"], due_at=now - timedelta(seconds=1)
-    )
+    server = sim.plant_server("sim-1", f"oms-{iid}", {"oms:request": request.id, "oms:instance": iid}, "BUILD")
+    repo.update_instance(iid, status=InstanceStatus.BUILDING, server_id=server["id"], due_at=now - timedelta(seconds=1))
 
     # WHEN the reaper runs
     report = stack.run_reaper(now=now)

@@ -30,9 +30,7 @@ def handler_module() -> ModuleType:
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    context = LambdaContext(
-        function_name="oms-api", invoked_function_arn="arn:aws:lambda:eu-west-1:1:function:oms-api"
-    )
+    context = LambdaContext(function_name="oms-api", invoked_function_arn="arn:aws:lambda:eu-west-1:1:function:oms-api")
     return handler_module().lambda_handler(event, context)
 
 

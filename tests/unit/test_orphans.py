@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from openmultistack.clouds import OMS_EXPIRES, OMS_INSTANCE, OMS_REQUEST, Server
 from openmultistack.domain import Instance, InstanceStatus
 
@@ -83,10 +84,7 @@ def test_past_expiry_counts_only_after_the_grace_period():
     late = record(expires_at=NOW - timedelta(minutes=4))
     # WHEN / THEN the sweep leaves it to the reaper within the grace period, and takes it after
     assert orphan_reason(server(), "sim-1", late, NOW, GRACE) is None
-    assert (
-        orphan_reason(server(), "sim-1", late, NOW + timedelta(minutes=2), GRACE)
-        == "instance past its expiry"
-    )
+    assert orphan_reason(server(), "sim-1", late, NOW + timedelta(minutes=2), GRACE) == "instance past its expiry"
 
 
 def test_the_records_expiry_wins_over_the_servers_metadata():

@@ -12,8 +12,14 @@ FLAVORS = [Flavor("tiny", 1, 512), Flavor("small", 1, 2048), Flavor("medium", 2,
 
 
 def provider(name: str, free: int = 20, **kwargs) -> Provider:  # type: ignore[no-untyped-def]
-    defaults = {"has_credentials": True, "cap": 20, "slots": 20 - free, "flavors": FLAVORS, "images": ["Ubuntu 22.04"],
-                "image_aliases": {"ubuntu": "Ubuntu 22.04"}}
+    defaults = {
+        "has_credentials": True,
+        "cap": 20,
+        "slots": 20 - free,
+        "flavors": FLAVORS,
+        "images": ["Ubuntu 22.04"],
+        "image_aliases": {"ubuntu": "Ubuntu 22.04"},
+    }
     return Provider(name=name, auth_url="http://x", **{**defaults, **kwargs})
 
 
@@ -64,7 +70,10 @@ def test_smallest_fitting_flavor_is_chosen_and_names_resolve():
     p = provider("a")
     assert pick_flavor(p, Shape("ubuntu", min_vcpus=2, min_ram_mb=1024)) == Flavor("medium", 2, 4096)
     assert pick_flavor(p, Shape("ubuntu", min_vcpus=8)) is None
-    assert pick_flavor(provider("b", flavor_aliases={"m1.small": "small"}), Shape("ubuntu", flavor="m1.small")).name == "small"
+    assert (
+        pick_flavor(provider("b", flavor_aliases={"m1.small": "small"}), Shape("ubuntu", flavor="m1.small")).name
+        == "small"
+    )
     assert resolve_image(p, "ubuntu") == "Ubuntu 22.04"
     assert resolve_image(p, "UBUNTU 22.04") == "Ubuntu 22.04"
     assert resolve_image(p, "debian") is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from openmultistack.domain import Attempt, Instance, InstanceStatus, RequestStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +44,7 @@ def instance(status: InstanceStatus, **changes: Any) -> Instance:
 
 def test_an_active_instance_past_its_expiry_is_expired(reaper):
     # GIVEN an ACTIVE instance of a READY request whose expiry passed a second ago
-    due = instance(
-        InstanceStatus.ACTIVE, active_at=NOW - timedelta(hours=1), expires_at=NOW - timedelta(seconds=1)
-    )
+    due = instance(InstanceStatus.ACTIVE, active_at=NOW - timedelta(hours=1), expires_at=NOW - timedelta(seconds=1))
     # WHEN / THEN it is deleted for the end of its lifetime
     action = reaper.due_action(due, RequestStatus.READY, NOW)
     assert (action.kind, action.final, action.reason) == ("expire", InstanceStatus.DELETED, "lifetime ended")
@@ -58,9 +57,7 @@ def test_an_active_instance_due_before_its_expiry_is_rescheduled_not_deleted(rea
     assert reaper.due_action(extended, RequestStatus.READY, NOW).kind == "reschedule"
 
 
-@pytest.mark.parametrize(
-    "status", [InstanceStatus.PENDING, InstanceStatus.LAUNCHING, InstanceStatus.BUILDING]
-)
+@pytest.mark.parametrize("status", [InstanceStatus.PENDING, InstanceStatus.LAUNCHING, InstanceStatus.BUILDING])
 def test_an_instance_stuck_in_provisioning_is_failed(status, reaper):
     # GIVEN an instance still provisioning past its deadline, its request still wanting it
     # WHEN / THEN it is failed cleanly, with a reason naming the state it was stuck in
@@ -180,15 +177,11 @@ def test_the_handler_runs_the_reaper_as_of_the_scheduled_events_time(monkeypatch
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     event = json.loads((ROOT / "events/reaper_scheduled.json").read_text())
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(
-        reaper, "run", lambda **kw: calls.append(kw) or reaper.ReapReport(reaped=3, pending=["i-1"])
-    )
+    monkeypatch.setattr(reaper, "run", lambda **kw: calls.append(kw) or reaper.ReapReport(reaped=3, pending=["i-1"]))
     # WHEN the handler is called with it
     result = load_handler()(event, Context())
     # THEN the reaper ran as of the event's time (not the wall clock), as a scheduled run
-    assert calls == [
-        {"now": datetime(2025, 6, 1, 12, 0, tzinfo=UTC), "request_id": None, "instance_id": None}
-    ]
+    assert calls == [{"now": datetime(2025, 6, 1, 12, 0, tzinfo=UTC), "request_id": None, "instance_id": None}]
     # AND the report comes back as plain JSON
     assert result["reaped"] == 3 and result["pending"] == ["i-1"]
     json.dumps(result)

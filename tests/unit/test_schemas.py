@@ -131,9 +131,7 @@ def test_provider_rules_name_their_field(data: dict[str, Any], field: str) -> No
 
 def test_null_clears_only_what_can_be_cleared() -> None:
     # max_instances: null means "no cap of ours" (Nova's limit rules); enabled: null means nothing
-    assert api().ProviderSettings.model_validate({"max_instances": None}).config_changes() == {
-        "max_instances": None
-    }
+    assert api().ProviderSettings.model_validate({"max_instances": None}).config_changes() == {"max_instances": None}
     assert fields_at_fault("ProviderSettings", {"interface": None}) == {"interface"}
 
 

@@ -88,9 +88,7 @@ def check(name: str) -> CheckReport:
     report.images, report.networks = found.images, found.networks
     for alias, image in provider.image_aliases.items():
         if image not in found.images:
-            report.problems.append(
-                f"image alias '{alias}' points to '{image}', which the provider does not have"
-            )
+            report.problems.append(f"image alias '{alias}' points to '{image}', which the provider does not have")
     if not found.flavors:
         report.problems.append("the provider lists no flavors")
     if not found.images:
@@ -104,9 +102,7 @@ def check(name: str) -> CheckReport:
         and found.instances_used is not None
         and found.instances_used >= found.max_instances
     ):
-        report.problems.append(
-            f"the account is full: {found.instances_used} of {found.max_instances} instances in use"
-        )
+        report.problems.append(f"the account is full: {found.instances_used} of {found.max_instances} instances in use")
     report.ok = not report.problems
     return report
 
@@ -118,9 +114,7 @@ def retire(name: str, force: bool) -> Provider:
     provider = repo.get_provider(name)
     live = repo.live_instances_on(name)
     if live and not force:
-        raise ConflictError(
-            f"provider '{name}' has {len(live)} live instance(s); delete them or use ?force=true"
-        )
+        raise ConflictError(f"provider '{name}' has {len(live)} live instance(s); delete them or use ?force=true")
     if live:
         from openmultistack.teardown import destroy  # only this path talks to the cloud
 
@@ -190,14 +184,10 @@ def providers_from_clouds_yaml(document: Any) -> list[tuple[Provider, dict[str, 
             raise InvalidInputError(f"clouds_yaml: cloud '{name}' needs auth.auth_url (an http(s) URL)")
         interface = _text(name, "interface", cloud.get("interface")) or "public"
         if interface not in INTERFACES:
-            raise InvalidInputError(
-                f"clouds_yaml: cloud '{name}' interface must be one of {', '.join(INTERFACES)}"
-            )
+            raise InvalidInputError(f"clouds_yaml: cloud '{name}' interface must be one of {', '.join(INTERFACES)}")
         auth_type = _text(name, "auth_type", cloud.get("auth_type")) or "password"
         if auth_type not in AUTH_TYPES:
-            raise InvalidInputError(
-                f"clouds_yaml: cloud '{name}' auth_type must be one of {', '.join(AUTH_TYPES)}"
-            )
+            raise InvalidInputError(f"clouds_yaml: cloud '{name}' auth_type must be one of {', '.join(AUTH_TYPES)}")
         provider = Provider(
             name=name,
             region_name=_text(name, "region_name", cloud.get("region_name")),

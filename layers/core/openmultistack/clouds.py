@@ -217,9 +217,20 @@ _clouds_lock = threading.Lock()
 
 
 def _fingerprint(provider: Provider, credentials: dict[str, str]) -> str:
-    config = {k: getattr(provider, k) for k in ("auth_url", "region_name", "project_name", "project_id",
-                                               "user_domain_name", "project_domain_name", "interface",
-                                               "auth_type", "network")}
+    config = {
+        k: getattr(provider, k)
+        for k in (
+            "auth_url",
+            "region_name",
+            "project_name",
+            "project_id",
+            "user_domain_name",
+            "project_domain_name",
+            "interface",
+            "auth_type",
+            "network",
+        )
+    }
     return hashlib.sha256(json.dumps([config, credentials], sort_keys=True).encode()).hexdigest()
 
 

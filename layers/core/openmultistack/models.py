@@ -70,17 +70,17 @@ class ProviderModel(Model):
     auth_type = UnicodeAttribute(default="password")
     enabled = BooleanAttribute(default=True)
     max_instances = NumberAttribute(null=True)
-    image_aliases = MapAttribute(default=dict)
-    flavor_aliases = MapAttribute(default=dict)
+    image_aliases: MapAttribute[str, str] = MapAttribute(default=dict)
+    flavor_aliases: MapAttribute[str, str] = MapAttribute(default=dict)
     network = UnicodeAttribute(null=True)
     has_credentials = BooleanAttribute(default=False)
     nova_max_instances = NumberAttribute(null=True)
     flavors = ListAttribute(of=FlavorMap, default=list)
-    images = ListAttribute(default=list)
+    images: ListAttribute[str] = ListAttribute(default=list)
     cap = NumberAttribute(default=0)
     slots = NumberAttribute(default=0)
     breaker = BreakerMap(default=BreakerMap)
-    orphan_marks = MapAttribute(default=dict)  # server id -> first time the sweep saw it orphaned
+    orphan_marks: MapAttribute[str, str] = MapAttribute(default=dict)  # server id -> first time the sweep saw it orphaned
     # "slots:holders" as the reaper last saw them disagree; fixed only when the next run sees the
     # same (the holders Query reads an eventually consistent index).
     ledger_drift = UnicodeAttribute(null=True)
@@ -113,21 +113,22 @@ class RequestModel(Model):
     id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute(default="request")
     status = UnicodeAttribute()
-    count = NumberAttribute()
+    # (Model.count is pynamodb's item counter: the attribute keeps its name in DynamoDB only.)
+    instance_count = NumberAttribute(attr_name="count")
     image = UnicodeAttribute()
     flavor = UnicodeAttribute(null=True)
     min_vcpus = NumberAttribute(null=True)
     min_ram_mb = NumberAttribute(null=True)
     lifetime_minutes = NumberAttribute()
     placement = UnicodeAttribute(default="spread")
-    providers = ListAttribute(default=list)
+    providers: ListAttribute[str] = ListAttribute(default=list)
     public_key = UnicodeAttribute(null=True)
     # user_data is the user's, not a secret of ours, but may be up to 64 KiB: kept off the
     # execution payload and read by Launch from here.
     user_data = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     execution_arn = UnicodeAttribute(null=True)
-    counts = MapAttribute(default=dict)
+    counts: MapAttribute[str, int] = MapAttribute(default=dict)
     reason = UnicodeAttribute(null=True)
     ttl = TTLAttribute(null=True)
 

@@ -118,9 +118,7 @@ def delete_instance(instance_id: str) -> Instance:
         return instance
     if instance.status in (InstanceStatus.PENDING, InstanceStatus.LAUNCHING, InstanceStatus.BUILDING):
         raise ConflictError(f"instance '{instance_id}' is still provisioning; delete its request instead")
-    repo.update_instance(
-        instance_id, allowed_from=LIVE_INSTANCE, status=InstanceStatus.DELETING, due_at=utcnow()
-    )
+    repo.update_instance(instance_id, allowed_from=LIVE_INSTANCE, status=InstanceStatus.DELETING, due_at=utcnow())
     run_reaper_now({"instance_id": instance_id})
     return repo.get_instance(instance_id)
 
@@ -132,8 +130,7 @@ def extend(request_id: str, minutes: int, now: datetime | None = None) -> Reques
     request = repo.get_request(request_id)
     if request.status not in EXTENDABLE:
         raise ConflictError(
-            f"request '{request_id}' is {request.status.value}; "
-            "only READY or PARTIAL requests can be extended"
+            f"request '{request_id}' is {request.status.value}; only READY or PARTIAL requests can be extended"
         )
     longest = timedelta(minutes=get_settings().max_lifetime_minutes)
     for instance in repo.instances_of(request_id):
@@ -167,17 +164,14 @@ def _move_hard_expiry(instance: Instance, until: datetime) -> None:
         )
 
 
-def check_instance_filters(
-    request_id: str | None, provider: str | None, status: InstanceStatus | None
-) -> None:
+def check_instance_filters(request_id: str | None, provider: str | None, status: InstanceStatus | None) -> None:
     """Listing is a Query by request, by provider, or (live statuses) the sparse due index. Only
     the unfiltered listing reads the table page by page (a Scan bounded by `limit` per call: the
     console's "everything" view). DELETED/FAILED records are history, indexed only per request and
     per provider, so filtering the whole table by them would be an unbounded Scan: refused."""
     if status in FINAL_INSTANCE and not (request_id or provider):
         raise InvalidInputError(
-            f"status: {status.value if status else ''} instances can only be listed "
-            "with a request or provider filter"
+            f"status: {status.value if status else ''} instances can only be listed with a request or provider filter"
         )
 
 

@@ -30,11 +30,7 @@ def pick_flavor(provider: Provider, shape: Shape) -> Flavor | None:
         if not provider.flavors:  # catalogue unknown: trust the name, Nova will tell
             return Flavor(wanted, 0, 0)
         return next((f for f in provider.flavors if f.name == wanted), None)
-    fitting = [
-        f
-        for f in provider.flavors
-        if f.vcpus >= (shape.min_vcpus or 0) and f.ram_mb >= (shape.min_ram_mb or 0)
-    ]
+    fitting = [f for f in provider.flavors if f.vcpus >= (shape.min_vcpus or 0) and f.ram_mb >= (shape.min_ram_mb or 0)]
     return min(fitting, key=lambda f: (f.vcpus, f.ram_mb, f.name), default=None)
 
 

@@ -8,6 +8,7 @@ and a Launch first adopts a server it may already have created."""
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from openmultistack.errors import (
 )
 from openmultistack.observability import count, logger
 from openmultistack.settings import get_settings
-from openmultistack.teardown import destroy, delete_servers
+from openmultistack.teardown import delete_servers, destroy
 
 # What the state machine does next with an instance (its Choice states match these).
 POLL, WAIT, RELAUNCH, DONE = "POLL", "WAIT", "RELAUNCH", "DONE"
@@ -69,7 +70,15 @@ def plan_request(request_id: str, now: datetime | None = None) -> dict[str, Any]
         repo.list_providers(), len(open_instances), request.shape, request.placement, request.providers, now
     )
     prefers = the_plan.assignments + [None] * the_plan.unplaced
-    logger.info("planned", extra={"request": request_id, "plan": the_plan.per_provider(), "unplaced": the_plan.unplaced, "skipped": the_plan.skipped})
+    logger.info(
+        "planned",
+        extra={
+            "request": request_id,
+            "plan": the_plan.per_provider(),
+            "unplaced": the_plan.unplaced,
+            "skipped": the_plan.skipped,
+        },
+    )
     return {
         "request_id": request_id,
         "items": [{"instance_id": i.id, "prefer": p} for i, p in zip(open_instances, prefers, strict=True)],
@@ -138,9 +147,7 @@ def _create(ctx: _Context, provider: Provider) -> tuple[str, str, str]:
     if ctx.request.public_key:
         key = key_name(ctx.request.id)
         cloud.ensure_keypair(key, ctx.request.public_key)
-    hard_expiry = ctx.now + timedelta(
-        minutes=ctx.request.lifetime_minutes, seconds=get_settings().boot_timeout_seconds
-    )
+    hard_expiry = ctx.now + timedelta(minutes=ctx.request.lifetime_minutes, seconds=get_settings().boot_timeout_seconds)
     metadata = {OMS_REQUEST: ctx.request.id, OMS_INSTANCE: ctx.instance.id, OMS_EXPIRES: hard_expiry.isoformat()}
     user_data = repo.get_user_data(ctx.request.id) if ctx.request.has_user_data else None
     server = cloud.create_server(ctx.instance.id, image, flavor.name, metadata, key, user_data)
@@ -215,10 +222,8 @@ def launch(instance_id: str, prefer: str | None = None, now: datetime | None = N
 def _clean_failed_create(instance: Instance, provider: Provider) -> None:
     """A create that failed may still have made a server (a lost response): remove it, then free
     the slot. If the provider cannot even answer, the orphan sweep removes it later."""
-    try:
+    with suppress(CloudError):
         delete_servers(instance.id, provider.name, instance.server_id, wait=2.0)
-    except CloudError:
-        pass
     capacity.release(instance.id)
 
 
@@ -234,7 +239,11 @@ def _wait_or_give_up(ctx: _Context, providers: list[Provider]) -> dict[str, Any]
     excluded = _excluded(instance)
     hopeful = [p for p in eligible if p.name not in excluded]
     waited = (ctx.now - instance.created_at).total_seconds()
-    if hopeful and waited < settings.capacity_wait_seconds and len(instance.attempts) < settings.max_attempts_per_instance:
+    if (
+        hopeful
+        and waited < settings.capacity_wait_seconds
+        and len(instance.attempts) < settings.max_attempts_per_instance
+    ):
         if instance.status == InstanceStatus.PENDING:
             repo.update_instance(instance.id, allowed_from=[InstanceStatus.PENDING], status=InstanceStatus.LAUNCHING)
         return step(instance.id, WAIT, settings.capacity_retry_seconds)
@@ -272,7 +281,9 @@ def poll(instance_id: str, now: datetime | None = None) -> dict[str, Any]:
     except CloudError as error:
         logger.warning("poll failed", extra={"instance": instance_id, "error": str(error)})
         if _boot_overdue(instance, ctx.now):
-            return _relaunch(ctx, provider, ProviderUnavailableError(f"unreachable while booting: {error}", provider.name))
+            return _relaunch(
+                ctx, provider, ProviderUnavailableError(f"unreachable while booting: {error}", provider.name)
+            )
         return step(instance_id, POLL, settings.poll_interval_seconds)
     if server is None:
         return _relaunch(ctx, provider, _boot_error("server disappeared while booting", provider))
@@ -343,4 +354,8 @@ def finalize(request_id: str) -> dict[str, Any]:
         repo.update_request(request_id, counts=counts)
     count("RequestsFinished")
     logger.info("finalized", extra={"request": request_id, "status": outcome.value, "counts": counts})
-    return {"request_id": request_id, "status": outcome.value if changed else repo.get_request(request_id).status.value, "counts": counts}
+    return {
+        "request_id": request_id,
+        "status": outcome.value if changed else repo.get_request(request_id).status.value,
+        "counts": counts,
+    }

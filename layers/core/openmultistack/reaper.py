@@ -111,9 +111,7 @@ def orphan_reason(
     return None
 
 
-def sweep_plan(
-    orphans: Mapping[str, str], marks: Mapping[str, str], now: datetime
-) -> tuple[list[str], dict[str, str]]:
+def sweep_plan(orphans: Mapping[str, str], marks: Mapping[str, str], now: datetime) -> tuple[list[str], dict[str, str]]:
     """(servers to delete now, marks to keep). A server is deleted only when an earlier run already
     saw it orphaned, so a Launch between "server created" and "server recorded" is never raced;
     marks of servers no longer orphaned (or gone) are dropped."""
@@ -135,9 +133,7 @@ def ledger_verdict(slots: int, holders: int, previous: str | None) -> tuple[bool
 # --- running work within the budget ---------------------------------------------------------
 
 
-def bounded(
-    work: Callable[[T], R], items: Iterable[T], workers: int, deadline: float
-) -> tuple[list[R], bool]:
+def bounded(work: Callable[[T], R], items: Iterable[T], workers: int, deadline: float) -> tuple[list[R], bool]:
     """Run work over items, at most `workers` at a time, starting nothing after the deadline;
     (results, items left?). Items are pulled lazily, so a paginated Query reads only what is used."""
     results: list[R] = []
@@ -297,9 +293,7 @@ def teardown_now(
     """Immediate teardown asked for by a DELETE on the API (the schedule is the backstop)."""
     candidates = repo.instances_of(request_id) if request_id else [repo.get_instance(instance_id or "")]
     live = [i for i in candidates if not i.is_final]
-    results, more = bounded(
-        _safely(lambda i: _reap_one(i, run)), live, get_settings().reaper_concurrency, deadline
-    )
+    results, more = bounded(_safely(lambda i: _reap_one(i, run)), live, get_settings().reaper_concurrency, deadline)
     report.more = more
     touched = _tally(results, report)
     _close_requests(touched | ({request_id} if request_id else set()), report)
@@ -345,9 +339,7 @@ class _ProviderResult:
     retire: set[str] = field(default_factory=set)
 
 
-def _probe(
-    provider: Provider, now: datetime, result: _ProviderResult
-) -> tuple[list[Server], int | None] | None:
+def _probe(provider: Provider, now: datetime, result: _ProviderResult) -> tuple[list[Server], int | None] | None:
     """Check the provider (a half-open probe when its breaker is open); its servers and Nova's
     room for us, or None when it cannot be tended this run."""
     if provider.breaker.state != "closed" and not health.is_half_open(provider.breaker, now):
@@ -443,9 +435,7 @@ def remove_vanished(
             result.retire.add(instance.request_id)
 
 
-def reconcile_ledger(
-    provider: Provider, holders: int, slots: int, drift: str | None, result: _ProviderResult
-) -> None:
+def reconcile_ledger(provider: Provider, holders: int, slots: int, drift: str | None, result: _ProviderResult) -> None:
     """Bring the slot counter to the number of live instances holding a slot here, when the same
     disagreement persists across two runs and the counter did not move meanwhile."""
     fix, seen = ledger_verdict(slots, holders, drift)
@@ -532,9 +522,7 @@ def _emit(report: ReapReport) -> None:
             count(name, value)
 
 
-def run(
-    now: datetime | None = None, request_id: str | None = None, instance_id: str | None = None
-) -> ReapReport:
+def run(now: datetime | None = None, request_id: str | None = None, instance_id: str | None = None) -> ReapReport:
     """One reaper run as of `now` (the scheduled event's time), or an immediate teardown of one
     request / instance."""
     now = now or utcnow()
@@ -553,9 +541,7 @@ def run(
         _phase("providers", report, lambda: tend_providers(now, deadline, report))
     _emit(report)
     if report.pending:
-        logger.warning(
-            "deletion pending", extra={"instances": report.pending[:100], "count": len(report.pending)}
-        )
+        logger.warning("deletion pending", extra={"instances": report.pending[:100], "count": len(report.pending)})
     logger.info(
         "reaper run",
         extra={

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from functools import lru_cache
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -37,6 +37,7 @@ from openmultistack.models import (
     RequestModel,
 )
 from openmultistack.settings import get_settings
+
 
 @lru_cache(maxsize=1)
 def shared_connection() -> Connection:
@@ -162,9 +163,7 @@ def update_provider(name: str, changes: dict[str, Any]) -> Provider:
     actions = [getattr(ProviderModel, field).set(value) for field, value in changes.items()]
     if "max_instances" in changes:
         current = get_provider(name)
-        actions.append(
-            ProviderModel.cap.set(effective_cap(changes["max_instances"], current.nova_max_instances))
-        )
+        actions.append(ProviderModel.cap.set(effective_cap(changes["max_instances"], current.nova_max_instances)))
     try:
         model.update(actions=actions, condition=ProviderModel.name.exists())
     except UpdateError as error:
@@ -174,11 +173,13 @@ def update_provider(name: str, changes: dict[str, Any]) -> Provider:
     return _provider(model)
 
 
-def record_check(name: str, nova_max: int | None, flavors: Sequence[Flavor], images: Sequence[str], now: datetime) -> None:
+def record_check(
+    name: str, nova_max: int | None, flavors: Sequence[Flavor], images: Sequence[str], now: datetime
+) -> None:
     current = get_provider(name)
     ProviderModel(name).update(
         actions=[
-            ProviderModel.nova_max_instances.set(nova_max),
+            ProviderModel.nova_max_instances.set(nova_max) if nova_max is not None else ProviderModel.nova_max_instances.remove(),
             ProviderModel.flavors.set([FlavorMap(name=f.name, vcpus=f.vcpus, ram_mb=f.ram_mb) for f in flavors]),
             ProviderModel.images.set(list(images)),
             ProviderModel.cap.set(effective_cap(current.max_instances, nova_max)),
@@ -222,9 +223,7 @@ def set_orphan_marks(name: str, marks: dict[str, str]) -> None:
 def sweep_state(name: str) -> tuple[dict[str, str], str | None, int]:
     """The reaper's memory for a provider (orphan marks, the ledger drift it last saw) and the
     slot counter, read consistently."""
-    model = ProviderModel.get(
-        name, consistent_read=True, attributes_to_get=["orphan_marks", "ledger_drift", "slots"]
-    )
+    model = ProviderModel.get(name, consistent_read=True, attributes_to_get=["orphan_marks", "ledger_drift", "slots"])
     marks = model.orphan_marks
     return (dict(marks.as_dict()) if marks is not None else {}), model.ledger_drift, int(model.slots or 0)
 
@@ -262,7 +261,7 @@ def delete_provider(name: str) -> None:
 def _request(m: RequestModel) -> Request:
     return Request(
         id=m.id,
-        count=int(m.count),
+        count=int(m.instance_count),
         shape=Shape(m.image, m.flavor, _int(m.min_vcpus), _int(m.min_ram_mb)),
         lifetime_minutes=int(m.lifetime_minutes),
         placement=m.placement,
@@ -300,7 +299,7 @@ def create_request(request: Request, user_data: str | None, instances: Sequence[
     request_model = RequestModel(
         request.id,
         status=request.status.value,
-        count=request.count,
+        instance_count=request.count,
         image=s.image,
         flavor=s.flavor,
         min_vcpus=s.min_vcpus,
@@ -355,9 +354,7 @@ def requests_with_status(status: RequestStatus, before: datetime) -> Iterator[Re
         yield _request(m)
 
 
-def update_request(
-    request_id: str, allowed_from: Sequence[RequestStatus] | None = None, **changes: Any
-) -> bool:
+def update_request(request_id: str, allowed_from: Sequence[RequestStatus] | None = None, **changes: Any) -> bool:
     """Set fields; with allowed_from, only when the current status is one of those (else False)."""
     actions = [
         getattr(RequestModel, field).set(value.value if isinstance(value, RequestStatus) else value)
@@ -424,7 +421,9 @@ def list_instances(
     condition = InstanceModel.status == status if status else None
     if request_id:
         if provider:
-            condition = (InstanceModel.provider == provider) & condition if condition else InstanceModel.provider == provider
+            condition = (
+                (InstanceModel.provider == provider) & condition if condition else InstanceModel.provider == provider
+            )
         result = InstanceModel.by_request.query(
             request_id, filter_condition=condition, limit=limit, last_evaluated_key=start
         )
@@ -434,9 +433,7 @@ def list_instances(
         )
     elif status and status not in {s.value for s in (InstanceStatus.DELETED, InstanceStatus.FAILED)}:
         # Live statuses are all in the sparse due index.
-        result = InstanceModel.by_due.query(
-            SWEEP, filter_condition=condition, limit=limit, last_evaluated_key=start
-        )
+        result = InstanceModel.by_due.query(SWEEP, filter_condition=condition, limit=limit, last_evaluated_key=start)
     else:
         result = InstanceModel.scan(filter_condition=condition, limit=limit, last_evaluated_key=start)
     return _page(result, _instance)
@@ -460,7 +457,9 @@ def due_instances(now: datetime, limit: int | None = None) -> Iterator[Instance]
 
 def instances_due_between(start: datetime, end: datetime) -> Iterator[Instance]:
     for m in InstanceModel.by_due.query(
-        SWEEP, InstanceModel.due_at.between(start, end), filter_condition=InstanceModel.warned == False  # noqa: E712
+        SWEEP,
+        InstanceModel.due_at.between(start, end),
+        filter_condition=InstanceModel.warned == False,  # noqa: E712
     ):
         yield _instance(m)
 
@@ -495,7 +494,14 @@ def update_instance(
         actions.append(
             InstanceModel.attempts.set(
                 InstanceModel.attempts.append(
-                    [AttemptMap(provider=attempt.provider, error_class=attempt.error_class, message=attempt.message[:500], at=attempt.at)]
+                    [
+                        AttemptMap(
+                            provider=attempt.provider,
+                            error_class=attempt.error_class,
+                            message=attempt.message[:500],
+                            at=attempt.at,
+                        )
+                    ]
                 )
             )
         )

@@ -7,7 +7,6 @@ import json
 from functools import lru_cache
 from typing import Any
 
-
 from openmultistack.settings import get_settings
 
 

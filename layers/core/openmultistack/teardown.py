@@ -106,14 +106,8 @@ def note_pending(instance: Instance, error: str, now: datetime) -> None:
     """Keep the instance DELETING and due again shortly; the reaper retries every run."""
     retry_at = now + timedelta(seconds=get_settings().delete_retry_seconds)
     provider = instance.provider or ""
-    attempt = (
-        Attempt(provider, DELETE_PENDING, error, now)
-        if needs_pending_note(instance.attempts, provider)
-        else None
-    )
-    repo.update_instance(
-        instance.id, allowed_from=[InstanceStatus.DELETING], due_at=retry_at, attempt=attempt
-    )
+    attempt = Attempt(provider, DELETE_PENDING, error, now) if needs_pending_note(instance.attempts, provider) else None
+    repo.update_instance(instance.id, allowed_from=[InstanceStatus.DELETING], due_at=retry_at, attempt=attempt)
     logger.warning("deletion pending", extra={"instance": instance.id, "provider": provider, "error": error})
 
 

@@ -58,17 +58,13 @@ class Api(APIGatewayRestResolver):
             return self._answer(lambda: early)
         method, path = self.current_event.http_method.upper(), self._remove_prefix(self.current_event.path)
         if method != "OPTIONS" and not self._matches(method, path):
-            allowed = sorted(
-                r.method for r in self._static_routes + self._dynamic_routes if r.rule.match(path)
-            )
+            allowed = sorted(r.method for r in self._static_routes + self._dynamic_routes if r.rule.match(path))
             if allowed:
                 return self._answer(lambda: method_not_allowed(method, path, allowed))
         return super()._resolve()
 
     def _matches(self, method: str, path: str) -> bool:
-        return any(
-            r.method == method and r.rule.match(path) for r in self._static_routes + self._dynamic_routes
-        )
+        return any(r.method == method and r.rule.match(path) for r in self._static_routes + self._dynamic_routes)
 
     def _answer(self, produce: Callable[[], Response]) -> ResponseBuilder:
         """Answer without a route, through the same handlers and CORS as a routed response."""
@@ -137,11 +133,7 @@ def openapi_document() -> str:
     for operations in schema["paths"].values():
         for operation in operations.values():
             if (
-                operation["responses"]
-                .get("422", {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema")
+                operation["responses"].get("422", {}).get("content", {}).get("application/json", {}).get("schema")
                 == default_422
             ):
                 del operation["responses"]["422"]

@@ -75,7 +75,5 @@ def refusal(event: BaseProxyEvent) -> Response | None:
             return unauthorized()
     problem = body_problem(event) if event.http_method.upper() in ("POST", "PUT", "PATCH", "DELETE") else None
     if problem:
-        return error_response(
-            400, "bad_request", problem, details=[{"field": "body", "problem": problem[6:]}]
-        )
+        return error_response(400, "bad_request", problem, details=[{"field": "body", "problem": problem[6:]}])
     return None

@@ -17,9 +17,7 @@ def error_response(
     body: dict[str, Any] = {"error": error, "message": message}
     if details is not None:
         body["details"] = details
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 # Pydantic's wording, made plain where it is not.
@@ -66,9 +64,7 @@ def register(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def no_route(error: Exception) -> Response:
-        return error_response(
-            404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}"
-        )
+        return error_response(404, "not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -61,9 +61,7 @@ def list_providers() -> ProviderList:
     responses=answers(201, "The registered provider", 409),
 )
 def create_provider(body: ProviderIn) -> ProviderOut:
-    config = {
-        k: v for k, v in body.config_changes().items() if v is not None and k not in ("name", "auth_url")
-    }
+    config = {k: v for k, v in body.config_changes().items() if v is not None and k not in ("name", "auth_url")}
     provider = Provider(name=body.name, auth_url=body.auth_url, **config)
     provider.auth_type = _auth_type(body) or provider.auth_type
     credentials = body.credentials()

@@ -32,9 +32,7 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 RequestId = Annotated[str, Path(pattern=ID, description="Request id, e.g. r-0123456789ab")]
 InstanceId = Annotated[str, Path(pattern=ID, description="Instance id, e.g. r-0123456789ab-0000")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
-Cursor = Annotated[
-    str | None, Query(min_length=1, max_length=2048, description="`next` from the previous page")
-]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=2048, description="`next` from the previous page")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -126,9 +124,7 @@ def create_request(body: RequestIn, idempotency_key: IdempotencyKey = None) -> R
     return Response(202, content_types.APPLICATION_JSON, request_out(ordering.submit(_order(body))))
 
 
-@router.get(
-    "/v1/requests", summary="List requests, newest first", tags=["requests"], responses=answers(200, "A page")
-)
+@router.get("/v1/requests", summary="List requests, newest first", tags=["requests"], responses=answers(200, "A page"))
 def list_requests(
     status: Annotated[RequestStatus | None, Query()] = None, limit: Limit = 50, cursor: Cursor = None
 ) -> RequestPage:

@@ -25,9 +25,7 @@ MAX_USER_DATA = 64 * 1024
 
 SECRET_FIELDS = ("username", "password", "application_credential_id", "application_credential_secret")
 NOT_NULL = ("interface", "enabled", "image_aliases", "flavor_aliases", *SECRET_FIELDS)
-Aliases = dict[
-    Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(min_length=1, max_length=255)]
-]
+Aliases = dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(min_length=1, max_length=255)]]
 
 
 class Model(BaseModel):
@@ -53,25 +51,21 @@ class ProviderSettings(Strict):
     project_id: str | None = Field(None, min_length=1, max_length=255)
     user_domain_name: str | None = Field(None, min_length=1, max_length=255)
     project_domain_name: str | None = Field(None, min_length=1, max_length=255)
-    interface: Literal["public", "internal", "admin"] = Field(None)  # type: ignore[assignment]
-    enabled: bool = Field(None, description="Disabled providers get no new instances")  # type: ignore[assignment]
+    interface: Literal["public", "internal", "admin"] = Field(None)  # type: ignore[assignment,arg-type]
+    enabled: bool = Field(None, description="Disabled providers get no new instances")  # type: ignore[assignment,arg-type]
     max_instances: int | None = Field(
         None, ge=0, le=10_000, description="Our cap; the effective cap is min(this, Nova's instance limit)"
     )
-    image_aliases: Aliases = Field(None, description="Portable image name -> this provider's image name")  # type: ignore[assignment]
-    flavor_aliases: Aliases = Field(None, description="Portable flavor name -> this provider's flavor name")  # type: ignore[assignment]
-    network: str | None = Field(
-        None, min_length=1, max_length=255, description="Network to boot on (name or id)"
-    )
+    image_aliases: Aliases = Field(None, description="Portable image name -> this provider's image name")  # type: ignore[assignment,arg-type]
+    flavor_aliases: Aliases = Field(None, description="Portable flavor name -> this provider's flavor name")  # type: ignore[assignment,arg-type]
+    network: str | None = Field(None, min_length=1, max_length=255, description="Network to boot on (name or id)")
     # Write-only credentials: stored in Secrets Manager, never returned.
-    username: str = Field(None, min_length=1, max_length=255, json_schema_extra={"writeOnly": True})  # type: ignore[assignment]
-    password: str = Field(None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})  # type: ignore[assignment]
-    application_credential_id: str = Field(
-        None, min_length=1, max_length=255, json_schema_extra={"writeOnly": True}
-    )  # type: ignore[assignment]
+    username: str = Field(None, min_length=1, max_length=255, json_schema_extra={"writeOnly": True})  # type: ignore[assignment,arg-type]
+    password: str = Field(None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})  # type: ignore[assignment,arg-type]
+    application_credential_id: str = Field(None, min_length=1, max_length=255, json_schema_extra={"writeOnly": True})  # type: ignore[assignment,arg-type]
     application_credential_secret: str = Field(
         None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True}
-    )  # type: ignore[assignment]
+    )  # type: ignore[assignment,arg-type]
 
     @field_validator(*NOT_NULL, mode="before")
     @classmethod
@@ -99,16 +93,12 @@ class ProviderSettings(Strict):
 
 class ProviderIn(ProviderSettings):
     name: str = Field(pattern=NAME, description="Unique name, e.g. ovh-gra11")
-    auth_url: str = Field(
-        pattern=AUTH_URL, max_length=1024, description="Keystone URL, e.g. https://auth.example/v3"
-    )
+    auth_url: str = Field(pattern=AUTH_URL, max_length=1024, description="Keystone URL, e.g. https://auth.example/v3")
 
 
 class ProviderImport(Strict):
     clouds_yaml: str = Field(min_length=1, max_length=256 * 1024, description="A clouds.yaml document")
-    image_aliases: Aliases = Field(
-        default_factory=dict, description="Aliases applied to every imported cloud"
-    )
+    image_aliases: Aliases = Field(default_factory=dict, description="Aliases applied to every imported cloud")
 
 
 class Health(Model):
@@ -179,9 +169,7 @@ class RequestIn(Strict):
     image: str = Field(
         min_length=1, max_length=255, description="Portable image name (an alias) or a provider image name"
     )
-    flavor: str | None = Field(
-        None, min_length=1, max_length=255, description="Flavor name (or flavor alias)"
-    )
+    flavor: str | None = Field(None, min_length=1, max_length=255, description="Flavor name (or flavor alias)")
     min_vcpus: int | None = Field(None, ge=1, le=512)
     min_ram_mb: int | None = Field(None, ge=128, le=4_194_304)
     lifetime_minutes: int = Field(60, ge=1, le=60, description="Minutes from ACTIVE until deletion (1..60)")
@@ -191,9 +179,7 @@ class RequestIn(Strict):
         description="OpenSSH public key line",
         json_schema_extra={"pattern": SSH_KEY.pattern},
     )
-    user_data: str | None = Field(
-        None, description=f"cloud-init user data, at most {MAX_USER_DATA} bytes (UTF-8)"
-    )
+    user_data: str | None = Field(None, description=f"cloud-init user data, at most {MAX_USER_DATA} bytes (UTF-8)")
     placement: Literal["spread", "pack"] = "spread"
     providers: list[Annotated[str, Field(pattern=NAME)]] = Field(
         default_factory=list, max_length=100, description="Allow-list of provider names (each must exist)"
@@ -323,9 +309,7 @@ ERROR_MEANINGS = {
 }
 
 
-def answers(
-    status: int, description: str, *errors: int, model: type[BaseModel] | None = None
-) -> dict[int, Any]:
+def answers(status: int, description: str, *errors: int, model: type[BaseModel] | None = None) -> dict[int, Any]:
     """OpenAPI responses for a route: its success and the errors it can answer, all with Error.
     Every authenticated route can answer 401, and 400/422 for malformed input."""
     ok: dict[str, Any] = {"description": description}
@@ -367,8 +351,7 @@ def instance_out(i: Instance) -> InstanceOut:
         expires_at=i.expires_at,
         reason=i.reason,
         attempts=[
-            AttemptOut(provider=a.provider, error_class=a.error_class, message=a.message, at=a.at)
-            for a in i.attempts
+            AttemptOut(provider=a.provider, error_class=a.error_class, message=a.message, at=a.at) for a in i.attempts
         ],
     )
 
