@@ -122,11 +122,9 @@ def main() -> None:
         after = stack.sim.state()["providers"]
         per_provider = Counter(i["provider"] for i in body["instances"] if i["status"] == "ACTIVE")
         active_at = sorted(
-            
-                time.mktime(time.strptime(i["active_at"][:19], "%Y-%m-%dT%H:%M:%S"))
-                for i in body["instances"]
-                if i["active_at"]
-            
+            time.mktime(time.strptime(i["active_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+            for i in body["instances"]
+            if i["active_at"]
         )
         api_calls = sum(sum(p["api_calls"].values()) for p in after.values()) - sum(
             sum(p["api_calls"].values()) for p in before.values()

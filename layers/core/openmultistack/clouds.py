@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from openmultistack.classify import classify
-from openmultistack.domain import Flavor, Provider
+from openmultistack.domain import CONNECTION_FIELDS, Flavor, Provider
 from openmultistack.errors import CloudError, ServerNotFoundError
 from openmultistack.secrets import provider_credentials
 from openmultistack.settings import get_settings
@@ -217,20 +217,7 @@ _clouds_lock = threading.Lock()
 
 
 def _fingerprint(provider: Provider, credentials: dict[str, str]) -> str:
-    config = {
-        k: getattr(provider, k)
-        for k in (
-            "auth_url",
-            "region_name",
-            "project_name",
-            "project_id",
-            "user_domain_name",
-            "project_domain_name",
-            "interface",
-            "auth_type",
-            "network",
-        )
-    }
+    config = {k: getattr(provider, k) for k in CONNECTION_FIELDS}
     return hashlib.sha256(json.dumps([config, credentials], sort_keys=True).encode()).hexdigest()
 
 

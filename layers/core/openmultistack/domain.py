@@ -71,6 +71,20 @@ class Attempt:
     at: datetime
 
 
+# The fields that say how to reach a provider account (a change means a new connection).
+CONNECTION_FIELDS = (
+    "auth_url",
+    "region_name",
+    "project_name",
+    "project_id",
+    "user_domain_name",
+    "project_domain_name",
+    "interface",
+    "auth_type",
+    "network",
+)
+
+
 @dataclass
 class Provider:
     name: str

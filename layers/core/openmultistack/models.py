@@ -80,7 +80,8 @@ class ProviderModel(Model):
     cap = NumberAttribute(default=0)
     slots = NumberAttribute(default=0)
     breaker = BreakerMap(default=BreakerMap)
-    orphan_marks: MapAttribute[str, str] = MapAttribute(default=dict)  # server id -> first time the sweep saw it orphaned
+    # server id -> first time the sweep saw it orphaned
+    orphan_marks: MapAttribute[str, str] = MapAttribute(default=dict)
     # "slots:holders" as the reaper last saw them disagree; fixed only when the next run sees the
     # same (the holders Query reads an eventually consistent index).
     ledger_drift = UnicodeAttribute(null=True)

@@ -15,6 +15,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from openmultistack.domain import (
+    CONNECTION_FIELDS,
     Attempt,
     Breaker,
     Flavor,
@@ -83,20 +84,7 @@ def _page(result: Any, convert: Any) -> tuple[list[Any], str | None]:
 
 # --- providers ------------------------------------------------------------------------------
 
-_PROVIDER_CONFIG = (
-    "auth_url",
-    "region_name",
-    "project_name",
-    "project_id",
-    "user_domain_name",
-    "project_domain_name",
-    "interface",
-    "auth_type",
-    "enabled",
-    "max_instances",
-    "network",
-    "has_credentials",
-)
+_PROVIDER_CONFIG = (*CONNECTION_FIELDS, "enabled", "max_instances", "has_credentials")
 
 
 def _provider(m: ProviderModel) -> Provider:
@@ -179,7 +167,11 @@ def record_check(
     current = get_provider(name)
     ProviderModel(name).update(
         actions=[
-            ProviderModel.nova_max_instances.set(nova_max) if nova_max is not None else ProviderModel.nova_max_instances.remove(),
+            (
+                ProviderModel.nova_max_instances.set(nova_max)
+                if nova_max is not None
+                else ProviderModel.nova_max_instances.remove()
+            ),
             ProviderModel.flavors.set([FlavorMap(name=f.name, vcpus=f.vcpus, ram_mb=f.ram_mb) for f in flavors]),
             ProviderModel.images.set(list(images)),
             ProviderModel.cap.set(effective_cap(current.max_instances, nova_max)),
