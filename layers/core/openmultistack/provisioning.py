@@ -132,7 +132,7 @@ def _record_launch(ctx: _Context, provider: Provider, server_id: str, flavor: st
     )
 
 
-def _create(ctx: _Context, provider: Provider) -> tuple[str, str, str]:
+def _create(ctx: _Context, provider: Provider, may_exist: bool) -> tuple[str, str, str]:
     """Create (or adopt) the instance's server on the provider; returns (server id, flavor, image)."""
     shape = ctx.request.shape
     image = placement.resolve_image(provider, shape.image) or shape.image
@@ -140,8 +140,9 @@ def _create(ctx: _Context, provider: Provider) -> tuple[str, str, str]:
     if flavor is None:
         raise UnfitShapeError(f"no flavor fits {shape}", provider.name)
     cloud = cloud_for(provider)
-    existing = cloud.servers_of(ctx.instance.id)
-    if existing:  # a retried Launch: Nova accepted the earlier create
+    # Only a Launch that finds its slot already held may be a retry after Nova accepted a create.
+    existing = cloud.servers_of(ctx.instance.id) if may_exist else []
+    if existing:
         return existing[0].id, flavor.name, image
     key = None
     if ctx.request.public_key:
@@ -197,13 +198,14 @@ def launch(instance_id: str, prefer: str | None = None, now: datetime | None = N
         if time.monotonic() - started > LAUNCH_BUDGET_SECONDS:
             return step(instance_id, WAIT, 1)
         if instance.slot not in (None, provider.name):
-            capacity.release(instance.id)
+            capacity.release(instance.id, instance.slot)
             instance.slot = None
-        if instance.slot is None and not capacity.reserve(instance.id, provider.name):
+        held_already = instance.slot == provider.name
+        if not held_already and not capacity.reserve(instance.id, provider.name):
             continue  # full: the next provider may have room
         instance.slot = instance.provider = provider.name
         try:
-            server_id, flavor, image = _create(ctx, provider)
+            server_id, flavor, image = _create(ctx, provider, may_exist=held_already)
         except CloudError as error:
             _record_failure(ctx, provider, error)
             _clean_failed_create(instance, provider)
