@@ -208,3 +208,22 @@ def test_a_launch_that_crashes_after_nova_accepted_the_create_leaves_one_server(
     servers = servers_of(sim, body["id"])
     assert sorted(s["metadata"]["oms:instance"] for s in servers) == sorted(i["id"] for i in body["instances"])
     ground_truth(api, sim)
+
+
+def test_deleting_a_request_while_it_provisions_cancels_cleanly(api, sim, stack, clean_slate):
+    # GIVEN a request for 30 instances that is still provisioning
+    created = api.post("/v1/requests", json={"count": 30, **SMALL})
+    request_id = created.json()["id"]
+    wait_for(lambda: servers_of(sim, request_id), timeout=60, what="the first servers to be created")
+
+    # WHEN the user deletes it mid-flight
+    deleted = api.delete(f"/v1/requests/{request_id}")
+    assert deleted.status_code == 202 and deleted.json()["status"] == "DELETING"
+
+    # THEN running children stop launching, every server is deleted and every slot released
+    body = wait_request(api, request_id, timeout=120, statuses={"DELETED"})
+    assert {i["status"] for i in body["instances"]} <= {"DELETED", "FAILED"}
+    wait_for(lambda: not servers_of(sim, request_id), timeout=30, what="servers to be gone")
+    capacity = api.get("/v1/capacity").json()["total"]
+    assert capacity["used"] + capacity["reserved"] == 0
+    ground_truth(api, sim)
