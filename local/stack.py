@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -161,6 +162,8 @@ class LocalStack:
             env.update(fn.environment)
         env.update(self.config.settings)
         os.environ.update(env)
+        # Metrics are off locally; Powertools would still warn on every invocation.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     def _start_moto(self) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend
