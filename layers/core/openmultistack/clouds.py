@@ -247,6 +247,11 @@ def connect(provider: Provider, credentials: dict[str, str]) -> Any:
         region_name=provider.region_name,
         interface=provider.interface,
         api_timeout=get_settings().openstack_timeout_seconds,
+        # The SDK's own retries (Glance: 5 on a 503, with backoff ~15 s) only delay the failover
+        # the workflow does better; a provider in maintenance must fail fast.
+        connect_retries=0,
+        status_code_retries=0,
+        **{f"{service}_status_code_retries": 0 for service in ("compute", "image", "network", "identity")},
         app_name="openmultistack",
     )
 

@@ -112,6 +112,7 @@ class Provider:
     breaker: Breaker = field(default_factory=lambda: Breaker())
     created_at: datetime = field(default_factory=utcnow)
     checked_at: datetime | None = None
+    boot_seconds: float | None = None
 
     @property
     def free(self) -> int:
@@ -197,6 +198,11 @@ def status_counts(statuses: Iterable[InstanceStatus]) -> dict[str, int]:
 def retired_status(request: RequestStatus) -> RequestStatus:
     """What a request becomes when its last instance is gone."""
     return RequestStatus.DELETED if request == RequestStatus.DELETING else RequestStatus.EXPIRED
+
+
+def boot_estimate(previous: float | None, observed: float) -> float:
+    """Moving average of a provider's boot time; recent boots weigh a quarter."""
+    return observed if previous is None else 0.75 * previous + 0.25 * observed
 
 
 def expiry_after(active_at: datetime, lifetime_minutes: int) -> datetime:

@@ -87,6 +87,7 @@ class ProviderModel(Model):
     ledger_drift = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     checked_at = UTCDateTimeAttribute(null=True)
+    boot_seconds = NumberAttribute(null=True)  # moving average of BUILD → ACTIVE here
 
 
 class StatusIndex(GlobalSecondaryIndex):

@@ -24,6 +24,7 @@ from openmultistack.domain import (
     Provider,
     Request,
     RequestStatus,
+    boot_estimate,
     request_outcome,
     status_counts,
     utcnow,
@@ -230,7 +231,9 @@ def _clean_failed_create(instance: Instance, provider: Provider) -> None:
 
 
 def _boot_estimate(provider: Provider) -> int:
-    return get_settings().poll_interval_seconds
+    """First look after most of the provider's usual boot time: fewer polls, fewer transitions."""
+    poll = get_settings().poll_interval_seconds
+    return max(poll, int(0.9 * provider.boot_seconds)) if provider.boot_seconds else poll
 
 
 def _wait_or_give_up(ctx: _Context, providers: list[Provider]) -> dict[str, Any]:
@@ -301,6 +304,9 @@ def poll(instance_id: str, now: datetime | None = None) -> dict[str, Any]:
             due_at=expires,
         ):
             count("InstancesLaunched", provider=provider.name)
+            if instance.launched_at:
+                observed = (ctx.now - instance.launched_at).total_seconds()
+                repo.set_boot_seconds(provider.name, boot_estimate(provider.boot_seconds, observed))
         return step(instance_id, DONE)
     if server.status == "ERROR":
         return _relaunch(ctx, provider, _boot_error(server.fault or "server went to ERROR", provider))

@@ -101,6 +101,7 @@ def _provider(m: ProviderModel) -> Provider:
         breaker=Breaker(b.state, int(b.failures or 0), b.opened_at, b.last_error),
         created_at=m.created_at,
         checked_at=m.checked_at,
+        boot_seconds=None if m.boot_seconds is None else float(m.boot_seconds),
     )
 
 
@@ -178,6 +179,10 @@ def record_check(
             ProviderModel.checked_at.set(now),
         ]
     )
+
+
+def set_boot_seconds(name: str, seconds: float) -> None:
+    ProviderModel(name).update(actions=[ProviderModel.boot_seconds.set(round(seconds, 2))])
 
 
 def set_cap(name: str, cap: int) -> None:
