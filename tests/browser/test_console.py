@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,30 +45,8 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def one_api_event_at_a_time(stack: Any) -> Iterator[None]:
-    """Lambda hands an execution environment one event at a time. The local gateway calls the API
-    function from a thread pool, and Powertools' resolver is a module-level singleton that holds the
-    current event, so the browser's parallel calls can be answered with each other's bodies (seen:
-    GET /v1/requests answered with the capacity list). Until local/stack.py serialises API invocations
-    itself, do it here so the console is tested against AWS-like behaviour."""
-    functions = stack.functions
-    api_function = functions.by_logical_id("ApiFunction").name
-    original, lock = functions.call, threading.Lock()
-
-    def call(name: str, event: dict[str, Any]) -> Any:
-        if name != api_function:
-            return original(name, event)
-        with lock:
-            return original(name, event)
-
-    functions.call = call
-    yield
-    del functions.call  # back to the class's method
-
-
 @pytest.fixture()
-def page(browser: Any, stack: Any, one_api_event_at_a_time: None) -> Iterator[Any]:
+def page(browser: Any, stack: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(10_000)
     page = context.new_page()
