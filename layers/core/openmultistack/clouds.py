@@ -226,7 +226,8 @@ def connect(provider: Provider, credentials: dict[str, str]) -> Any:
     from openstack import warnings as sdk_warnings
 
     # The SDK warns about its own future deprecations on every call; they are not ours to act on.
-    warnings.filterwarnings("ignore", category=sdk_warnings.OpenStackDeprecationWarning)
+    for category in (sdk_warnings.OpenStackDeprecationWarning, sdk_warnings._RemovedInSDKWarning):
+        warnings.filterwarnings("ignore", category=category)
 
     auth = {
         "auth_url": provider.auth_url,
