@@ -33,6 +33,15 @@ _NAME = re.compile(PROVIDER_NAME)
 _AUTH_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
 
+KIND_IN_WORDS = {
+    "auth": "authentication failed",
+    "unavailable": "it did not answer properly: maintenance, an outage or a timeout",
+    "quota": "quota exceeded",
+    "unfit": "request rejected",
+    "gone": "not found",
+}
+
+
 @dataclass
 class CheckReport:
     provider: str
@@ -79,7 +88,7 @@ def check(name: str) -> CheckReport:
         found = cloud_for(provider).inspect()
     except CloudError as error:
         repo.set_breaker(name, health.after_failure(provider.breaker, error.kind, now))
-        report.problems.append(f"cannot use the provider: {error}")
+        report.problems.append(f"cannot use the provider ({KIND_IN_WORDS.get(error.kind, error.kind)}): {error}")
         return report
     repo.record_check(name, found.max_instances, found.flavors, found.images, now)
     repo.set_breaker(name, health.after_success(provider.breaker))

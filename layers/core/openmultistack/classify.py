@@ -45,26 +45,27 @@ def _mro_names(error: BaseException) -> set[str]:
 
 
 def classify(error: BaseException, provider: str) -> CloudError:
-    """Map any exception from an OpenStack call to one of our CloudError kinds."""
+    """Map any exception from an OpenStack call to one of our CloudError kinds. The message is
+    the provider's own words; the kind travels separately (attempts show both)."""
     if isinstance(error, CloudError):
         return error
     status = _status(error)
     names = _mro_names(error)
     message = _short(error)
     if status == 401 or "Unauthorized" in names:
-        return ProviderAuthError(f"authentication failed: {message}", provider)
+        return ProviderAuthError(message, provider)
     if status == 403 and "quota" in message.lower():
-        return QuotaExceededError(f"quota exceeded: {message}", provider)
+        return QuotaExceededError(message, provider)
     if status == 403:
         return ProviderAuthError(f"forbidden: {message}", provider)
     if status == 404:
-        return ServerNotFoundError(f"not found: {message}", provider)
+        return ServerNotFoundError(message, provider)
     if status in (400, 409):
-        return UnfitShapeError(f"rejected: {message}", provider)
+        return UnfitShapeError(message, provider)
     if (status is not None and status >= 500) or names & _UNAVAILABLE_CLASSES:
-        return ProviderUnavailableError(f"unavailable: {message}", provider)
+        return ProviderUnavailableError(message, provider)
     if names & _BOOT_CLASSES:
-        return BootFailedError(f"boot failed: {message}", provider)
+        return BootFailedError(message, provider)
     return ProviderUnavailableError(f"{type(error).__name__}: {message}", provider)
 
 
