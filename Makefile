@@ -32,7 +32,7 @@ browser-deps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	MYPYPATH=layers/core $(VENV)/bin/mypy -p openmultistack -p local
+	MYPYPATH=layers/core $(VENV)/bin/mypy -p openmultistack -p local -p cli
 	for f in functions/*/app.py; do MYPYPATH=layers/core $(VENV)/bin/mypy $$f || exit 1; done
 
 bench: $(STAMP)

@@ -1,0 +1,1 @@
+"""`oms` — the OpenMultiStack command line (python -m cli)."""

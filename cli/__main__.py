@@ -1,0 +1,3 @@
+from cli.oms import main
+
+raise SystemExit(main())
