@@ -157,9 +157,7 @@ class LocalStack:
 
     # --- pieces ---------------------------------------------------------------------------
     def _environment(self) -> None:
-        env = _aws_environment(self.config.aws_port)
-        for fn in self.functions.specs.values():  # one process hosts every function
-            env.update(fn.environment)
+        env = {**_aws_environment(self.config.aws_port), **self.template.process_environment()}
         env.update(self.config.settings)
         os.environ.update(env)
         # Metrics are off locally; Powertools would still warn on every invocation.

@@ -167,6 +167,13 @@ class Template:
             out[fn.name] = fn
         return out
 
+    def process_environment(self) -> dict[str, str]:
+        """Every function's environment merged: the local stack hosts them all in one process."""
+        merged: dict[str, str] = {}
+        for function in self.functions().values():
+            merged.update(function.environment)
+        return merged
+
     def state_machine(self, logical_id: str = "ProvisionStateMachine") -> tuple[str, str]:
         """(name, definition JSON with DefinitionSubstitutions applied)."""
         props = self.resources[logical_id]["Properties"]

@@ -32,8 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import order of test modules cannot matter."""
     from local.template import Template
 
-    for function in Template().functions().values():
-        os.environ.update(function.environment)
+    os.environ.update(Template().process_environment())
     os.environ.update(TEST_SETTINGS)
 
 
