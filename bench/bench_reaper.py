@@ -104,12 +104,11 @@ def seed(stack: LocalStack, count: int, providers: list[str], expired_at: dateti
     from openmultistack import repository as repo
     from openmultistack.clouds import OMS_EXPIRES, OMS_INSTANCE, OMS_REQUEST, server_name
     from openmultistack.domain import (
-        Instance,
         InstanceStatus,
         Request,
         RequestStatus,
         Shape,
-        instance_id_for,
+        new_instances,
         new_request_id,
     )
 
@@ -122,17 +121,7 @@ def seed(stack: LocalStack, count: int, providers: list[str], expired_at: dateti
         status=RequestStatus.READY,
         created_at=created,
     )
-    instances = [
-        Instance(
-            id=instance_id_for(request.id, n),
-            request_id=request.id,
-            index=n,
-            image="ubuntu",
-            created_at=created,
-            due_at=expired_at,
-        )
-        for n in range(count)
-    ]
+    instances = new_instances(request, due_at=expired_at)
     repo.create_request(request, None, instances)
 
     def activate(n: int) -> None:

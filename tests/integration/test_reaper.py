@@ -103,7 +103,7 @@ def test_a_provider_in_maintenance_at_expiry_only_delays_the_deletion(stack, api
 
 def test_a_queued_request_without_an_execution_is_started_again(stack, api):
     from openmultistack import repository as repo
-    from openmultistack.domain import Instance, Request, Shape, instance_id_for, new_request_id, utcnow
+    from openmultistack.domain import Request, Shape, new_instances, new_request_id, utcnow
 
     # GIVEN a QUEUED request whose StartExecution never happened (written straight to the table)
     now = utcnow()
@@ -114,18 +114,7 @@ def test_a_queued_request_without_an_execution_is_started_again(stack, api):
         lifetime_minutes=30,
         created_at=now,
     )
-    instances = [
-        Instance(
-            id=instance_id_for(request.id, n),
-            request_id=request.id,
-            index=n,
-            image="ubuntu",
-            created_at=now,
-            due_at=now + timedelta(minutes=30),
-            lifetime_minutes=30,
-        )
-        for n in range(2)
-    ]
+    instances = new_instances(request, due_at=now + timedelta(minutes=30))
     repo.create_request(request, None, instances)
 
     # WHEN the reaper runs three minutes later

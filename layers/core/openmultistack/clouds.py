@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from openmultistack.classify import classify
@@ -30,6 +31,12 @@ OMS_EXPIRES = "oms:expires_at"
 
 def server_name(instance_id: str) -> str:
     return f"oms-{instance_id}"
+
+
+def hard_expiry(expires_at: datetime) -> datetime:
+    """The `oms:expires_at` a server carries: past it (plus the sweep's grace) the server is
+    certainly dead, whatever the database says — its expiry plus the boot allowance."""
+    return expires_at + timedelta(seconds=get_settings().boot_timeout_seconds)
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,10 @@ class Cloud:
                     if getattr(error, "status_code", None) != 409:  # a parallel Launch won the race
                         raise
 
+    def set_hard_expiry(self, server_id: str, at: datetime) -> None:
+        with self._calling():
+            self.conn.compute.set_server_metadata(server_id, **{OMS_EXPIRES: at.isoformat()})
+
     def create_server(
         self,
         instance_id: str,
@@ -221,6 +232,12 @@ def _fingerprint(provider: Provider, credentials: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps([config, credentials], sort_keys=True).encode()).hexdigest()
 
 
+# Per-service retry settings win over the global one (the SDK's defaults set Glance's to 5).
+NO_SERVICE_RETRIES: dict[str, Any] = {
+    f"{service}_status_code_retries": 0 for service in ("compute", "image", "network", "identity")
+}
+
+
 def connect(provider: Provider, credentials: dict[str, str]) -> Any:
     import openstack  # deferred: see module docstring
     from openstack import warnings as sdk_warnings
@@ -252,7 +269,7 @@ def connect(provider: Provider, credentials: dict[str, str]) -> Any:
         # the workflow does better; a provider in maintenance must fail fast.
         connect_retries=0,
         status_code_retries=0,
-        **{f"{service}_status_code_retries": 0 for service in ("compute", "image", "network", "identity")},
+        **NO_SERVICE_RETRIES,
         app_name="openmultistack",
     )
 

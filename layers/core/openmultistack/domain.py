@@ -31,6 +31,7 @@ class InstanceStatus(StrEnum):
 
 
 FINAL_INSTANCE = frozenset({InstanceStatus.DELETED, InstanceStatus.FAILED})
+LIVE_INSTANCE = tuple(s for s in InstanceStatus if s not in FINAL_INSTANCE)
 # A request in one of these states no longer wants servers; workflow steps stand down.
 STANDING_DOWN = frozenset({RequestStatus.DELETING, RequestStatus.DELETED, RequestStatus.EXPIRED})
 
@@ -175,6 +176,22 @@ class Instance:
     @property
     def tried_providers(self) -> set[str]:
         return {a.provider for a in self.attempts if a.provider}
+
+
+def new_instances(request: Request, due_at: datetime) -> list[Instance]:
+    """The PENDING instances of a new request, due (for the reaper) at `due_at`."""
+    return [
+        Instance(
+            id=instance_id_for(request.id, n),
+            request_id=request.id,
+            index=n,
+            image=request.shape.image,
+            created_at=request.created_at,
+            due_at=due_at,
+            lifetime_minutes=request.lifetime_minutes,
+        )
+        for n in range(request.count)
+    ]
 
 
 def request_outcome(statuses: Iterable[InstanceStatus]) -> RequestStatus:

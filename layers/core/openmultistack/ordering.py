@@ -12,13 +12,14 @@ from openmultistack import placement
 from openmultistack import repository as repo
 from openmultistack.domain import (
     FINAL_INSTANCE,
+    LIVE_INSTANCE,
     STANDING_DOWN,
     Instance,
     InstanceStatus,
     Request,
     RequestStatus,
     Shape,
-    instance_id_for,
+    new_instances,
     new_request_id,
     utcnow,
 )
@@ -27,7 +28,6 @@ from openmultistack.observability import logger
 from openmultistack.settings import get_settings
 from openmultistack.workflow import run_reaper_now, start_provisioning
 
-LIVE_INSTANCE = [s for s in InstanceStatus if s not in FINAL_INSTANCE]
 EXTENDABLE = (RequestStatus.READY, RequestStatus.PARTIAL)
 T = TypeVar("T")
 
@@ -75,19 +75,7 @@ def submit(order: Order) -> Request:
     )
     # Past this deadline an unfinished instance is stuck; the reaper fails it cleanly.
     deadline = now + timedelta(seconds=get_settings().provision_deadline_seconds)
-    instances = [
-        Instance(
-            id=instance_id_for(request.id, n),
-            request_id=request.id,
-            index=n,
-            image=order.shape.image,
-            created_at=now,
-            due_at=deadline,
-            lifetime_minutes=order.lifetime_minutes,
-        )
-        for n in range(order.count)
-    ]
-    repo.create_request(request, order.user_data, instances)
+    repo.create_request(request, order.user_data, new_instances(request, deadline))
     request.execution_arn = start_provisioning(request.id)
     repo.update_request(request.id, execution_arn=request.execution_arn)
     return request
@@ -97,7 +85,7 @@ def cancel(request_id: str) -> Request:
     """Mark the request DELETING and its live instances due now; the reaper, called at once, tears
     them down (and its schedule retries). Deleting twice is harmless."""
     request = repo.get_request(request_id)
-    if request.status in (RequestStatus.DELETED, RequestStatus.EXPIRED, RequestStatus.DELETING):
+    if request.status in STANDING_DOWN:
         return request
     repo.update_request(
         request_id,
@@ -151,12 +139,10 @@ def _move_hard_expiry(instance: Instance, until: datetime) -> None:
     certainly dead; it must follow the extension. Best effort: the database stays the truth."""
     if not instance.provider or not instance.server_id:
         return
-    from openmultistack.clouds import OMS_EXPIRES, cloud_for  # talks to the cloud: off the hot path
+    from openmultistack.clouds import cloud_for, hard_expiry  # talks to the cloud: off the hot path
 
-    hard = until + timedelta(seconds=get_settings().boot_timeout_seconds)
     try:
-        cloud = cloud_for(repo.get_provider(instance.provider))
-        cloud.conn.compute.set_server_metadata(instance.server_id, **{OMS_EXPIRES: hard.isoformat()})
+        cloud_for(repo.get_provider(instance.provider)).set_hard_expiry(instance.server_id, hard_expiry(until))
     except Exception as error:  # the provider may be down; the extension itself stands
         logger.warning(
             "could not move the server's hard expiry",

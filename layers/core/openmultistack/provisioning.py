@@ -15,7 +15,7 @@ from typing import Any
 
 from openmultistack import capacity, health, placement
 from openmultistack import repository as repo
-from openmultistack.clouds import OMS_EXPIRES, OMS_INSTANCE, OMS_REQUEST, cloud_for
+from openmultistack.clouds import OMS_EXPIRES, OMS_INSTANCE, OMS_REQUEST, cloud_for, hard_expiry
 from openmultistack.domain import (
     STANDING_DOWN,
     Attempt,
@@ -47,8 +47,10 @@ TRIES_PER_PROVIDER = 2
 LAUNCH_BUDGET_SECONDS = 60.0
 
 
-def step(instance_id: str, next_: str, wait_seconds: int = 0, prefer: str | None = None) -> dict[str, Any]:
-    return {"instance_id": instance_id, "next": next_, "wait_seconds": max(int(wait_seconds), 1), "prefer": prefer}
+def step(instance_id: str, next_: str, wait_seconds: int = 0) -> dict[str, Any]:
+    # `prefer` is only the Plan's hint for the first Launch; a Launch reached again (WAIT,
+    # RELAUNCH) gets None, as the ASL passes `$.prefer` on and the key must exist.
+    return {"instance_id": instance_id, "next": next_, "wait_seconds": max(int(wait_seconds), 1), "prefer": None}
 
 
 def key_name(request_id: str) -> str:
@@ -109,12 +111,14 @@ def _record_failure(ctx: _Context, provider: Provider, error: CloudError) -> Non
     ctx.instance.attempts.append(Attempt(provider.name, error.kind, str(error), ctx.now))
     repo.update_instance(ctx.instance.id, attempt=ctx.instance.attempts[-1])
     count("LaunchFailures", provider=provider.name, error_class=error.kind)
+    quota = isinstance(error, QuotaExceededError)
+    if not (error.counts_against_health or quota):
+        return
+    fresh = repo.get_provider(provider.name)
     if error.counts_against_health:
-        fresh = repo.get_provider(provider.name)
         repo.set_breaker(provider.name, health.after_failure(fresh.breaker, error.kind, ctx.now))
-    if isinstance(error, QuotaExceededError):
+    if quota:
         # The provider's limits API promised more than it grants: believe the rejection.
-        fresh = repo.get_provider(provider.name)
         repo.set_cap(provider.name, min(fresh.cap, fresh.slots - 1))
 
 
@@ -149,8 +153,8 @@ def _create(ctx: _Context, provider: Provider, may_exist: bool) -> tuple[str, st
     if ctx.request.public_key:
         key = key_name(ctx.request.id)
         cloud.ensure_keypair(key, ctx.request.public_key)
-    hard_expiry = ctx.now + timedelta(minutes=ctx.request.lifetime_minutes, seconds=get_settings().boot_timeout_seconds)
-    metadata = {OMS_REQUEST: ctx.request.id, OMS_INSTANCE: ctx.instance.id, OMS_EXPIRES: hard_expiry.isoformat()}
+    expires = hard_expiry(ctx.now + timedelta(minutes=ctx.request.lifetime_minutes))
+    metadata = {OMS_REQUEST: ctx.request.id, OMS_INSTANCE: ctx.instance.id, OMS_EXPIRES: expires.isoformat()}
     user_data = repo.get_user_data(ctx.request.id) if ctx.request.has_user_data else None
     server = cloud.create_server(ctx.instance.id, image, flavor.name, metadata, key, user_data)
     return server.id, flavor.name, image
@@ -227,7 +231,7 @@ def _clean_failed_create(instance: Instance, provider: Provider) -> None:
     the slot. If the provider cannot even answer, the orphan sweep removes it later."""
     with suppress(CloudError):
         delete_servers(instance.id, provider.name, instance.server_id, wait=2.0)
-    capacity.release(instance.id)
+    capacity.release(instance.id, provider.name)
 
 
 def _boot_estimate(provider: Provider) -> int:
@@ -291,7 +295,7 @@ def poll(instance_id: str, now: datetime | None = None) -> dict[str, Any]:
             )
         return step(instance_id, POLL, settings.poll_interval_seconds)
     if server is None:
-        return _relaunch(ctx, provider, _boot_error("server disappeared while booting", provider))
+        return _relaunch(ctx, provider, BootFailedError("server disappeared while booting", provider.name))
     if server.status == "ACTIVE":
         expires = ctx.now + timedelta(minutes=instance.lifetime_minutes)
         if repo.update_instance(
@@ -309,14 +313,10 @@ def poll(instance_id: str, now: datetime | None = None) -> dict[str, Any]:
                 repo.set_boot_seconds(provider.name, boot_estimate(provider.boot_seconds, observed))
         return step(instance_id, DONE)
     if server.status == "ERROR":
-        return _relaunch(ctx, provider, _boot_error(server.fault or "server went to ERROR", provider))
+        return _relaunch(ctx, provider, BootFailedError(server.fault or "server went to ERROR", provider.name))
     if _boot_overdue(instance, ctx.now):
-        return _relaunch(ctx, provider, _boot_error("server did not become ACTIVE in time", provider))
+        return _relaunch(ctx, provider, BootFailedError("server did not become ACTIVE in time", provider.name))
     return step(instance_id, POLL, settings.poll_interval_seconds)
-
-
-def _boot_error(message: str, provider: Provider) -> CloudError:
-    return BootFailedError(message, provider.name)
 
 
 def _boot_overdue(instance: Instance, now: datetime) -> bool:

@@ -15,7 +15,7 @@ from openmultistack import capacity, health
 from openmultistack import repository as repo
 from openmultistack.clouds import cloud_for
 from openmultistack.domain import (
-    FINAL_INSTANCE,
+    LIVE_INSTANCE,
     STANDING_DOWN,
     Attempt,
     Instance,
@@ -31,7 +31,6 @@ from openmultistack.observability import count, logger
 from openmultistack.settings import get_settings
 from openmultistack.workflow import publish
 
-LIVE = [s for s in InstanceStatus if s not in FINAL_INSTANCE]
 GONE_WAIT_SECONDS = 10.0
 DELETE_PENDING = "delete_pending"  # the error class of the attempt that notes a pending deletion
 
@@ -116,7 +115,7 @@ def start_deleting(instance: Instance, reason: str | None) -> None:
     changes: dict[str, Any] = {"status": InstanceStatus.DELETING}
     if reason:
         changes["reason"] = reason
-    repo.update_instance(instance.id, allowed_from=LIVE, **changes)
+    repo.update_instance(instance.id, allowed_from=LIVE_INSTANCE, **changes)
 
 
 def destroy_outcome(
